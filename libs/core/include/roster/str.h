@@ -1,0 +1,50 @@
+/*
+ * libs/core/include/roster/str.h
+ *    UTF-8 checks, ids and base64 helpers shared by every service.
+ */
+#ifndef RS_STR_H
+#define RS_STR_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#include "roster/status.h"
+
+/* Returns true if s[0..len) is well-formed UTF-8 (no overlongs, no surrogates). */
+bool rs_utf8_valid(const char *s, size_t len);
+
+/* Returns the number of code points in valid UTF-8 s[0..len). */
+size_t rs_utf8_length(const char *s, size_t len);
+
+/*
+ * Cuts a trailing incomplete UTF-8 sequence off the NUL-terminated s, as left
+ * by snprintf truncation, so the result stays valid UTF-8.
+ */
+void rs_utf8_trim_partial(char *s);
+
+/* Returns true if s contains a C0 or C1 control character or DEL. */
+bool rs_utf8_has_control(const char *s, size_t len);
+
+#define RS_ID_LEN 32
+
+/* Writes a new random id (32 lower-case hex digits) and a NUL into out[33]. */
+void rs_id_new(char out[RS_ID_LEN + 1]);
+
+/* Returns true if s is 32 lower-case hex digits. */
+bool rs_id_valid(const char *s);
+
+/*
+ * Encodes src[0..len) as unpadded base64url into out (NUL-terminated).
+ * Returns RS_OK, or RS_ERANGE when out_size is too small.
+ */
+RS_MUSTCHECK rs_status rs_base64url_encode(const unsigned char *src, size_t len,
+                                           char *out, size_t out_size);
+
+/*
+ * Decodes unpadded base64url src into out; *out_len receives the length.
+ * Returns RS_OK, RS_EINVAL for malformed input, RS_ERANGE if out is too small.
+ */
+RS_MUSTCHECK rs_status rs_base64url_decode(const char *src, unsigned char *out,
+                                           size_t out_size, size_t *out_len);
+
+#endif /* RS_STR_H */
