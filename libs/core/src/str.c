@@ -1,0 +1,205 @@
+/*
+ * libs/core/src/str.c
+ *    UTF-8 validation, random ids and base64url, shared by all services.
+ */
+#include "roster/str.h"
+
+#include <string.h>
+
+#include <openssl/evp.h>
+#include <uuid/uuid.h>
+
+/* Returns the length of the UTF-8 sequence at s (1-4), or 0 if malformed. */
+static size_t
+utf8_sequence(const unsigned char *s, size_t left)
+{
+    unsigned char c = s[0];
+
+    if (c < 0x80)
+        return 1;
+    if (c >= 0xC2 && c <= 0xDF) {
+        if (left < 2 || (s[1] & 0xC0) != 0x80)
+            return 0;
+        return 2;
+    }
+    if (c >= 0xE0 && c <= 0xEF) {
+        if (left < 3 || (s[1] & 0xC0) != 0x80 || (s[2] & 0xC0) != 0x80)
+            return 0;
+        if (c == 0xE0 && s[1] < 0xA0)
+            return 0; /* overlong */
+        if (c == 0xED && s[1] >= 0xA0)
+            return 0; /* UTF-16 surrogate */
+        return 3;
+    }
+    if (c >= 0xF0 && c <= 0xF4) {
+        if (left < 4 || (s[1] & 0xC0) != 0x80 || (s[2] & 0xC0) != 0x80 ||
+            (s[3] & 0xC0) != 0x80)
+            return 0;
+        if (c == 0xF0 && s[1] < 0x90)
+            return 0; /* overlong */
+        if (c == 0xF4 && s[1] >= 0x90)
+            return 0; /* above U+10FFFF */
+        return 4;
+    }
+    return 0;
+}
+
+bool
+rs_utf8_valid(const char *s, size_t len)
+{
+    const unsigned char *p = (const unsigned char *)s;
+    size_t i = 0;
+    size_t n;
+
+    while (i < len) {
+        n = utf8_sequence(p + i, len - i);
+        if (n == 0)
+            return false;
+        i += n;
+    }
+    return true;
+}
+
+size_t
+rs_utf8_length(const char *s, size_t len)
+{
+    size_t count = 0;
+    size_t i;
+
+    for (i = 0; i < len; i++) {
+        if (((unsigned char)s[i] & 0xC0) != 0x80)
+            count++;
+    }
+    return count;
+}
+
+void
+rs_utf8_trim_partial(char *s)
+{
+    size_t len = strlen(s);
+    size_t start = len;
+    size_t need;
+
+    /* Walk back over at most three continuation bytes to the lead byte. */
+    while (start > 0 && len - start < 4 &&
+           ((unsigned char)s[start - 1] & 0xC0) == 0x80)
+        start--;
+    if (start == 0)
+        return;
+    start--;
+    need = utf8_sequence((const unsigned char *)s + start, len - start);
+    if (need == 0 || start + need != len) {
+        if ((unsigned char)s[start] >= 0x80)
+            s[start] = '\0';
+    }
+}
+
+bool
+rs_utf8_has_control(const char *s, size_t len)
+{
+    const unsigned char *p = (const unsigned char *)s;
+    size_t i;
+
+    for (i = 0; i < len; i++) {
+        if (p[i] < 0x20 || p[i] == 0x7F)
+            return true;
+        /* C1 controls U+0080..U+009F are encoded as C2 80..C2 9F. */
+        if (p[i] == 0xC2 && i + 1 < len && p[i + 1] >= 0x80 && p[i + 1] <= 0x9F)
+            return true;
+    }
+    return false;
+}
+
+void
+rs_id_new(char out[RS_ID_LEN + 1])
+{
+    static const char hex[] = "0123456789abcdef";
+    uuid_t uuid;
+    int i;
+
+    uuid_generate_random(uuid);
+    for (i = 0; i < 16; i++) {
+        out[2 * i] = hex[uuid[i] >> 4];
+        out[2 * i + 1] = hex[uuid[i] & 0x0F];
+    }
+    out[RS_ID_LEN] = '\0';
+}
+
+bool
+rs_id_valid(const char *s)
+{
+    size_t i;
+
+    if (s == NULL)
+        return false;
+    for (i = 0; i < RS_ID_LEN; i++) {
+        if (!((s[i] >= '0' && s[i] <= '9') || (s[i] >= 'a' && s[i] <= 'f')))
+            return false;
+    }
+    return s[RS_ID_LEN] == '\0';
+}
+
+rs_status
+rs_base64url_encode(const unsigned char *src, size_t len, char *out, size_t out_size)
+{
+    size_t need = 4 * ((len + 2) / 3) + 1;
+    size_t i;
+    int n;
+
+    if (out_size < need || len > (size_t)0x3fffffff)
+        return RS_ERANGE;
+    n = EVP_EncodeBlock((unsigned char *)out, src, (int)len);
+    while (n > 0 && out[n - 1] == '=')
+        n--;
+    out[n] = '\0';
+    for (i = 0; i < (size_t)n; i++) {
+        if (out[i] == '+')
+            out[i] = '-';
+        else if (out[i] == '/')
+            out[i] = '_';
+    }
+    return RS_OK;
+}
+
+rs_status
+rs_base64url_decode(const char *src, unsigned char *out, size_t out_size, size_t *out_len)
+{
+    size_t len = strlen(src);
+    size_t padded;
+    size_t i;
+    size_t pad;
+    char buf[1024];
+    unsigned char tmp[768];
+    int n;
+
+    *out_len = 0;
+    if (len % 4 == 1 || len > 1020)
+        return RS_EINVAL;
+    pad = (4 - len % 4) % 4;
+    padded = len + pad;
+    for (i = 0; i < len; i++) {
+        char c = src[i];
+
+        if (c == '-')
+            c = '+';
+        else if (c == '_')
+            c = '/';
+        else if (!((c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') ||
+                   (c >= '0' && c <= '9')))
+            return RS_EINVAL;
+        buf[i] = c;
+    }
+    for (i = len; i < padded; i++)
+        buf[i] = '=';
+    buf[padded] = '\0';
+    n = EVP_DecodeBlock(tmp, (const unsigned char *)buf, (int)padded);
+    if (n < 0)
+        return RS_EINVAL;
+    /* EVP_DecodeBlock counts the bytes that padding stands for. */
+    n -= (int)pad;
+    if ((size_t)n > out_size)
+        return RS_ERANGE;
+    memcpy(out, tmp, (size_t)n);
+    *out_len = (size_t)n;
+    return RS_OK;
+}

@@ -1,0 +1,138 @@
+/* UTF-8 checks, ids and base64url. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include "roster/str.h"
+
+static void
+utf8_accepts_cjk_and_emoji(void **state)
+{
+    const char *s = "张伟 Zhang 🚀 Ω";
+
+    RS_UNUSED(state);
+    assert_true(rs_utf8_valid(s, strlen(s)));
+    assert_int_equal(rs_utf8_length(s, strlen(s)), 12);
+    assert_false(rs_utf8_has_control(s, strlen(s)));
+}
+
+static void
+utf8_rejects_malformed(void **state)
+{
+    static const char *const bad[] = {
+        "\xC0\xAF",         /* overlong '/' */
+        "\xE0\x80\xAF",     /* overlong */
+        "\xED\xA0\x80",     /* surrogate */
+        "\xF4\x90\x80\x80", /* above U+10FFFF */
+        "\xFF",
+        "\xE5\xBC",         /* truncated */
+        "a\x80",            /* stray continuation */
+    };
+    size_t i;
+
+    RS_UNUSED(state);
+    for (i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
+        assert_false(rs_utf8_valid(bad[i], strlen(bad[i])));
+}
+
+static void
+utf8_finds_control_characters(void **state)
+{
+    RS_UNUSED(state);
+    assert_true(rs_utf8_has_control("a\tb", 3));
+    assert_true(rs_utf8_has_control("a\x7f", 2));
+    assert_true(rs_utf8_has_control("\xC2\x85", 2));
+    assert_false(rs_utf8_has_control("\xC2\xA0", 2));
+}
+
+static void
+utf8_trim_partial_cuts_incomplete_tail(void **state)
+{
+    char a[] = "ab\xE5\xBC";
+    char b[] = "ab\xE5\xBC\xA0";
+    char c[] = "abc";
+
+    RS_UNUSED(state);
+    rs_utf8_trim_partial(a);
+    assert_string_equal(a, "ab");
+    rs_utf8_trim_partial(b);
+    assert_string_equal(b, "ab\xE5\xBC\xA0");
+    rs_utf8_trim_partial(c);
+    assert_string_equal(c, "abc");
+}
+
+static void
+id_new_is_valid_and_unique(void **state)
+{
+    char a[RS_ID_LEN + 1];
+    char b[RS_ID_LEN + 1];
+
+    RS_UNUSED(state);
+    rs_id_new(a);
+    rs_id_new(b);
+    assert_true(rs_id_valid(a));
+    assert_string_not_equal(a, b);
+    assert_false(rs_id_valid("ABCDEF0123456789abcdef0123456789"));
+    assert_false(rs_id_valid("abc"));
+    assert_false(rs_id_valid(NULL));
+    assert_false(rs_id_valid("0123456789abcdef0123456789abcdef0"));
+}
+
+static void
+base64url_round_trips(void **state)
+{
+    unsigned char in[64];
+    unsigned char back[64];
+    char text[128];
+    size_t n;
+    size_t len;
+
+    RS_UNUSED(state);
+    for (n = 0; n < sizeof(in); n++)
+        in[n] = (unsigned char)(n * 37 + 250);
+    for (len = 0; len <= sizeof(in); len++) {
+        size_t got = 0;
+
+        assert_int_equal(rs_base64url_encode(in, len, text, sizeof(text)), RS_OK);
+        assert_null(strpbrk(text, "+/="));
+        assert_int_equal(rs_base64url_decode(text, back, sizeof(back), &got), RS_OK);
+        assert_int_equal(got, len);
+        assert_memory_equal(in, back, len);
+    }
+}
+
+static void
+base64url_rejects_garbage(void **state)
+{
+    unsigned char out[16];
+    size_t got;
+
+    RS_UNUSED(state);
+    assert_int_equal(rs_base64url_decode("ab$d", out, sizeof(out), &got), RS_EINVAL);
+    assert_int_equal(rs_base64url_decode("abcde", out, sizeof(out), &got), RS_EINVAL);
+    assert_int_equal(rs_base64url_decode("abc=", out, sizeof(out), &got), RS_EINVAL);
+    assert_int_equal(rs_base64url_decode("QUJDREVGR0hJSktMTU5PUFFSU1RVVg", out, sizeof(out),
+                                         &got),
+                     RS_ERANGE);
+    assert_int_equal(rs_base64url_encode(out, 16, (char *)out, 4), RS_ERANGE);
+}
+
+int
+main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(utf8_accepts_cjk_and_emoji),
+        cmocka_unit_test(utf8_rejects_malformed),
+        cmocka_unit_test(utf8_finds_control_characters),
+        cmocka_unit_test(utf8_trim_partial_cuts_incomplete_tail),
+        cmocka_unit_test(id_new_is_valid_and_unique),
+        cmocka_unit_test(base64url_round_trips),
+        cmocka_unit_test(base64url_rejects_garbage),
+    };
+
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
