@@ -6,7 +6,7 @@ find_program(PROTOC_C protoc-c REQUIRED)
 set(RS_PROTO_OUT "${CMAKE_BINARY_DIR}/proto")
 # Import roots: the project's protos, protobuf's well-known types, gRPC's
 # health and reflection contracts, and google.rpc (status, error details).
-set(RS_PROTO_ROOT_ROSTER "${CMAKE_SOURCE_DIR}/proto")
+get_filename_component(RS_PROTO_ROOT_ROSTER "${CMAKE_CURRENT_LIST_DIR}/../proto" ABSOLUTE)
 set(RS_PROTO_ROOT_WKT "/usr/include")
 set(RS_PROTO_ROOT_GRPC "/usr/share/grpc-proto")
 set(RS_PROTO_ROOT_GOOGLEAPIS "/usr/share/gocode/src/github.com/gogo/googleapis")
