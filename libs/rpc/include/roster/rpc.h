@@ -119,6 +119,14 @@ void rs_rpc_server_destroy(rs_rpc_server *server);
 /* Blocks SIGTERM and SIGINT in the calling thread; call first thing in main. */
 void rs_rpc_block_signals(void);
 
+/*
+ * Writes "sha256:<64 lower-case hex>" of token into out, the form a tokens
+ * file line stores ("NAME sha256:HEX [scope1,scope2]"). Returns RS_OK,
+ * RS_EINVAL for a NULL or empty token, or RS_EINTERNAL if hashing fails.
+ * Never logs the token.
+ */
+RS_MUSTCHECK rs_status rs_rpc_token_hash(const char *token, char out[72]);
+
 /* Number of calls accepted and not yet finished, process-wide. */
 long rs_rpc_live_calls(void);
 
