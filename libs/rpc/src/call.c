@@ -274,20 +274,35 @@ rs_rpc__call_finished(struct rs_call *call)
 
 rs_status
 rs_rpc__decode_message(rs_arena *arena, grpc_byte_buffer *buf,
-                       const ProtobufCMessageDescriptor *desc, ProtobufCMessage **out)
+                       const ProtobufCMessageDescriptor *desc, ProtobufCMessage **out,
+                       struct rs_error *err)
 {
     grpc_byte_buffer_reader reader;
     grpc_slice slice;
+    rs_status rc;
 
     *out = NULL;
-    if (!grpc_byte_buffer_reader_init(&reader, buf))
-        return RS_EINVAL;
+    if (!grpc_byte_buffer_reader_init(&reader, buf)) {
+        return rs_error_set(err, RS_EINVAL, "MALFORMED_MESSAGE",
+                            "invalid request message: could not decode \"%s\"", desc->name);
+    }
     slice = grpc_byte_buffer_reader_readall(&reader);
     grpc_byte_buffer_reader_destroy(&reader);
     *out = protobuf_c_message_unpack(desc, arena != NULL ? rs_arena_pb_allocator(arena) : NULL,
                                      GRPC_SLICE_LENGTH(slice), GRPC_SLICE_START_PTR(slice));
+    if (*out == NULL) {
+        rc = rs_error_set(err, RS_EINVAL, "MALFORMED_MESSAGE",
+                          "invalid request message: could not decode \"%s\"", desc->name);
+    } else {
+        rc = rs_rpc__check_strings(desc, GRPC_SLICE_START_PTR(slice), GRPC_SLICE_LENGTH(slice),
+                                   err);
+        if (rc != RS_OK && arena == NULL)
+            protobuf_c_message_free_unpacked(*out, NULL);
+        if (rc != RS_OK)
+            *out = NULL;
+    }
     grpc_slice_unref(slice);
-    return *out != NULL ? RS_OK : RS_EINVAL;
+    return rc;
 }
 
 /* Returns a new byte buffer holding msg (destroy after its batch), or NULL. */
@@ -448,7 +463,6 @@ rs_rpc__handle_unary(struct rs_call *call)
     struct rs_rpc__status st = {GRPC_STATUS_OK, NULL, NULL, NULL};
     struct rs_error err;
     ProtobufCMessage *req = NULL, *resp = NULL;
-    char message[256];
     rs_status rc;
 
     if (!rs_rpc__authenticate(call, &st)) {
@@ -462,14 +476,10 @@ rs_rpc__handle_unary(struct rs_call *call)
         rs_rpc__reply_error(call, &st);
         return;
     }
-    rc = rs_rpc__decode_message(call->arena, call->payload, method->input, &req);
+    rs_error_clear(&err);
+    rc = rs_rpc__decode_message(call->arena, call->payload, method->input, &req, &err);
     if (rc != RS_OK) {
-        snprintf(message, sizeof(message), "invalid request message: could not decode \"%s\"",
-                 method->input->name);
-        st.code = GRPC_STATUS_INVALID_ARGUMENT;
-        st.message = message;
-        st.reason = "MALFORMED_MESSAGE";
-        rs_rpc__reply_error(call, &st);
+        reply_handler_error(call, rc, &err);
         return;
     }
     grpc_byte_buffer_destroy(call->payload);

@@ -227,9 +227,22 @@ void rs_rpc__log_call(struct rs_call *call);
 const char *rs_rpc__metadata_get(const grpc_metadata_array *md, const char *key,
                                  size_t *len);
 rs_status rs_rpc__encode_trailers(struct rs_call *call, const struct rs_rpc__status *st);
+/*
+ * Checks every string field of the wire message data[0..len) of type desc,
+ * nested messages included: valid UTF-8 (INVALID_UTF8) and no NUL byte
+ * (INVALID_STRING), with meta "field". RS_EINVAL fills err.
+ */
+rs_status rs_rpc__check_strings(const ProtobufCMessageDescriptor *desc, const uint8_t *data,
+                                size_t len, struct rs_error *err);
+
+/*
+ * Decodes buf as desc into *out (from arena, or the default allocator when
+ * arena is NULL) after rs_rpc__check_strings. RS_EINVAL fills err with
+ * MALFORMED_MESSAGE, INVALID_UTF8 or INVALID_STRING.
+ */
 rs_status rs_rpc__decode_message(rs_arena *arena, grpc_byte_buffer *buf,
                                  const ProtobufCMessageDescriptor *desc,
-                                 ProtobufCMessage **out);
+                                 ProtobufCMessage **out, struct rs_error *err);
 grpc_byte_buffer *rs_rpc__encode_message(const ProtobufCMessage *msg);
 
 /* details.c */

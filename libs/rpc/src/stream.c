@@ -93,7 +93,7 @@ rs_rpc__stream_recv(struct rs_call *call, const ProtobufCMessageDescriptor *desc
     }
     if (bb == NULL)
         return RS_OK;
-    rc = rs_rpc__decode_message(NULL, bb, desc, out);
+    rc = rs_rpc__decode_message(NULL, bb, desc, out, NULL);
     grpc_byte_buffer_destroy(bb);
     return rc;
 }

@@ -1,0 +1,129 @@
+/*
+ * services/identity/src/actor.c
+ *    Who is calling: the organisation and actor checks every RPC except
+ *    CreateOrganization starts with, and pool access for handlers.
+ */
+#include "identity_int.h"
+
+#include <stdio.h>
+#include <string.h>
+
+#include "roster/str.h"
+
+/* Maximum wait for a pooled connection, also when the call has no deadline. */
+#define IDENTITY_ACQUIRE_MAX_MS 5000
+
+rs_db_pool *
+identity_pool(struct rs_call *call)
+{
+    const struct identity_service *svc = rs_call_user_data(call);
+
+    return svc->pool;
+}
+
+rs_status
+identity_acquire(struct rs_call *call, rs_db_conn **out, struct rs_error *err)
+{
+    int64_t left = rs_call_remaining_ms(call);
+    int timeout_ms = IDENTITY_ACQUIRE_MAX_MS;
+
+    if (left <= 0)
+        return rs_error_set(err, RS_ETIMEDOUT, "DEADLINE_EXCEEDED",
+                            "deadline exceeded before the database was reached");
+    if (left < timeout_ms)
+        timeout_ms = (int)left;
+    return rs_db_acquire(identity_pool(call), timeout_ms, out, err);
+}
+
+rs_status
+identity_tx(struct rs_call *call, rs_db_tx_fn fn, void *arg, struct rs_error *err)
+{
+    return rs_db_tx(identity_pool(call), RS_DB_READ_COMMITTED, 0, fn, arg, err);
+}
+
+rs_status
+identity_nomem(struct rs_error *err)
+{
+    return rs_error_set(err, RS_ENOMEM, "OUT_OF_MEMORY", "out of memory");
+}
+
+bool
+identity_sqlstate_is(const struct rs_error *err, const char *sqlstate)
+{
+    return strcmp(err->sqlstate, sqlstate) == 0;
+}
+
+rs_status
+identity_authorize(rs_db_conn *conn, struct rs_call *call, const char *org_id,
+                   unsigned flags, struct identity_actor *out, struct rs_error *err)
+{
+    rs_arena *arena = rs_call_arena(call);
+    const char *actor = rs_call_actor(call);
+    const char *params[2];
+    PGresult *res = NULL;
+    rs_status rc;
+
+    memset(out, 0, sizeof(*out));
+    params[0] = org_id;
+    /*
+     * NO KEY UPDATE serialises seat counting like FOR UPDATE, but lets
+     * concurrent inserts of rows that reference the organisation take
+     * their foreign-key KEY SHARE lock, so those cannot deadlock with it.
+     */
+    if (flags & IDENTITY_LOCK_ORG)
+        rc = rs_db_query_arena(conn, arena, "identity.org_lock",
+                               "SELECT owner_user_id FROM identity.organizations "
+                               "WHERE id = $1 FOR NO KEY UPDATE",
+                               1, params, &res, err);
+    else
+        rc = rs_db_query_arena(conn, arena, "identity.org_owner",
+                               "SELECT owner_user_id FROM identity.organizations "
+                               "WHERE id = $1",
+                               1, params, &res, err);
+    if (rc != RS_OK)
+        return rc;
+    if (PQntuples(res) == 0) {
+        rs_error_set(err, RS_ENOTFOUND, "ORGANIZATION_NOT_FOUND",
+                     "organization \"%s\" not found", org_id);
+        rs_error_meta(err, "organization_id", org_id);
+        return RS_ENOTFOUND;
+    }
+    memcpy(out->org_id, org_id, RS_ID_LEN + 1);
+    snprintf(out->owner_id, sizeof(out->owner_id), "%s", PQgetvalue(res, 0, 0));
+
+    /* libs/rpc refuses calls without an actor first; checked again for safety. */
+    if (actor == NULL || actor[0] == '\0')
+        return rs_error_set(err, RS_EUNAUTH, "ACTOR_REQUIRED",
+                            "missing x-roster-actor metadata naming the acting user");
+    if (!rs_id_valid(actor)) {
+        rs_error_set(err, RS_EINVAL, "ACTOR_INVALID",
+                     "invalid x-roster-actor: expected 32 lower-case hexadecimal digits");
+        rs_error_meta(err, "field", "x-roster-actor");
+        return RS_EINVAL;
+    }
+    params[0] = actor;
+    params[1] = org_id;
+    rc = rs_db_query_arena(conn, arena, "identity.actor",
+                           "SELECT enabled FROM identity.users "
+                           "WHERE id = $1 AND organization_id = $2",
+                           2, params, &res, err);
+    if (rc != RS_OK)
+        return rc;
+    if (PQntuples(res) == 0) {
+        rs_error_set(err, RS_EPERM, "ACTOR_NOT_IN_ORGANIZATION",
+                     "acting user \"%s\" is not a user of organization \"%s\"", actor,
+                     org_id);
+        rs_error_meta(err, "actor", actor);
+        return RS_EPERM;
+    }
+    if (strcmp(PQgetvalue(res, 0, 0), "t") != 0) {
+        rs_error_set(err, RS_EPERM, "ACTOR_DISABLED", "acting user \"%s\" is disabled",
+                     actor);
+        rs_error_meta(err, "actor", actor);
+        return RS_EPERM;
+    }
+    memcpy(out->user_id, actor, RS_ID_LEN + 1);
+    if (flags & IDENTITY_NEED_ADMIN)
+        return identity_actor_is_org_admin(conn, out, err);
+    return RS_OK;
+}

@@ -1,0 +1,237 @@
+/*
+ * services/identity/src/identity_int.h
+ *    Declarations shared by the identity service's source files: the
+ *    service context, actor checks, row conversion and the RPC handlers.
+ */
+#ifndef IDENTITY_INT_H
+#define IDENTITY_INT_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <libpq-fe.h>
+
+#include "roster/arena.h"
+#include "roster/db.h"
+#include "roster/identity/v1/identity.pb-c.h"
+#include "roster/rpc.h"
+#include "roster/status.h"
+
+#define IDENTITY_SCHEMA "identity"
+#define IDENTITY_SERVICE_NAME "roster.identity.v1.IdentityService"
+
+/* Passed to every handler as rs_call_user_data. */
+struct identity_service {
+    rs_db_pool *pool; /* borrowed from main */
+};
+
+/* migrations.c (generated at build time from migrations/NNNN_name.sql) */
+extern const struct rs_db_migration identity_migrations[];
+extern const size_t identity_n_migrations;
+
+/* server.c */
+extern const struct rs_rpc_service identity_rpc_service;
+
+/* --- actor.c --- */
+
+/* The acting user, checked against the request's organisation. */
+struct identity_actor {
+    char org_id[33];
+    char user_id[33];
+    char owner_id[33]; /* the organisation's owner */
+};
+
+#define IDENTITY_LOCK_ORG 0x1u   /* lock the organisation row FOR NO KEY UPDATE */
+#define IDENTITY_NEED_ADMIN 0x2u /* the actor must be an organisation administrator */
+
+/*
+ * Checks that organization_id exists (ORGANIZATION_NOT_FOUND) and that the
+ * call's actor is an enabled user of it (ACTOR_NOT_IN_ORGANIZATION,
+ * ACTOR_DISABLED), and with IDENTITY_NEED_ADMIN an administrator
+ * (NOT_ORGANIZATION_ADMIN). Fills *out. REQUIRES: org_id validated.
+ */
+RS_MUSTCHECK rs_status identity_authorize(rs_db_conn *conn, struct rs_call *call,
+                                          const char *org_id, unsigned flags,
+                                          struct identity_actor *out, struct rs_error *err);
+
+/* The service's pool, borrowed. */
+rs_db_pool *identity_pool(struct rs_call *call);
+
+/*
+ * Takes a pooled connection, waiting at most min(time left before the
+ * call's deadline, 5000 ms). Release with rs_db_release(identity_pool(call), conn).
+ */
+RS_MUSTCHECK rs_status identity_acquire(struct rs_call *call, rs_db_conn **out,
+                                        struct rs_error *err);
+
+/* Sets RS_ENOMEM with reason OUT_OF_MEMORY; returns RS_ENOMEM. */
+rs_status identity_nomem(struct rs_error *err);
+
+/* Returns true if err came from the database with this SQLSTATE. */
+bool identity_sqlstate_is(const struct rs_error *err, const char *sqlstate);
+
+/* Runs fn in a READ COMMITTED transaction on the service's pool. */
+RS_MUSTCHECK rs_status identity_tx(struct rs_call *call, rs_db_tx_fn fn, void *arg,
+                                   struct rs_error *err);
+
+/* --- admin.c --- */
+
+/*
+ * Returns RS_OK if the actor administers its organisation, otherwise
+ * PERMISSION_DENIED with reason NOT_ORGANIZATION_ADMIN. The only place that
+ * decides who is an administrator. REQUIRES: actor filled by identity_authorize.
+ */
+RS_MUSTCHECK rs_status identity_actor_is_org_admin(rs_db_conn *conn,
+                                                   const struct identity_actor *actor,
+                                                   struct rs_error *err);
+
+/* --- convert.c: row -> message; every result is allocated from arena --- */
+
+/* Microseconds since the epoch, exact for timestamptz. */
+#define IDENTITY_US(col) "(extract(epoch from " col ") * 1000000)::bigint"
+
+#define IDENTITY_USER_COLS                                                              \
+    "u.id, u.organization_id, u.nickname, u.user_type, u.email, u.phone, u.account_id, " \
+    "u.enabled, EXISTS (SELECT 1 FROM identity.organizations o "                        \
+    "WHERE o.id = u.organization_id AND o.owner_user_id = u.id), " IDENTITY_US(         \
+        "u.created_at") ", " IDENTITY_US("u.updated_at")
+#define IDENTITY_USER_CREATED_COL 9
+
+#define IDENTITY_ORG_COLS                                                               \
+    "o.id, o.name, o.edition, o.seat_total, o.seat_developers, o.seat_analysts, "        \
+    "o.seat_visitors, o.owner_user_id, " IDENTITY_US("o.created_at") ", " IDENTITY_US( \
+        "o.updated_at") ", "                                                            \
+    "(SELECT count(*) FROM identity.users u WHERE u.organization_id = o.id), "          \
+    "(SELECT count(*) FROM identity.users u WHERE u.organization_id = o.id "           \
+    "AND u.user_type = 1), "                                                            \
+    "(SELECT count(*) FROM identity.users u WHERE u.organization_id = o.id "           \
+    "AND u.user_type = 3), "                                                            \
+    "(SELECT count(*) FROM identity.users u WHERE u.organization_id = o.id "           \
+    "AND u.user_type = 2)"
+
+#define IDENTITY_GROUP_COLS                                                             \
+    "g.id, g.organization_id, coalesce(g.parent_id, ''), g.name, g.description, "        \
+    "g.depth, identity.group_path(g.id), g.sync_platform, g.sync_corp_id, "             \
+    "g.sync_department_id, (SELECT count(*) FROM identity.user_group_members m "       \
+    "WHERE m.group_id = g.id), g.creator_user_id, " IDENTITY_US("g.created_at")
+#define IDENTITY_GROUP_CREATED_COL 12
+
+#define IDENTITY_EXTERNAL_COLS                                                          \
+    "e.organization_id, e.user_id, e.platform, e.corp_id, e.platform_user_id, "          \
+    "e.union_id, " IDENTITY_US("e.created_at")
+
+Roster__Identity__V1__User *identity_user_from_row(rs_arena *arena, const PGresult *res,
+                                                   int row);
+Roster__Identity__V1__Organization *identity_org_from_row(rs_arena *arena,
+                                                          const PGresult *res, int row);
+Roster__Identity__V1__UserGroup *identity_group_from_row(rs_arena *arena,
+                                                         const PGresult *res, int row);
+Roster__Identity__V1__ExternalIdentity *identity_external_from_row(rs_arena *arena,
+                                                                   const PGresult *res,
+                                                                   int row);
+
+/* Parses a bigint column; 0 for NULL. */
+int64_t identity_col_int64(const PGresult *res, int row, int col);
+
+/* Formats v in decimal into an arena string (SQL parameters). */
+char *identity_int_param(rs_arena *arena, long long v);
+
+/*
+ * Sets the next page token of a listing: rows beyond page_size mean more
+ * remain, so next_token gets the key of the last returned row. id_col and
+ * created_col locate the key columns. *next_token is "" on the last page.
+ */
+RS_MUSTCHECK rs_status identity_next_page_token(rs_arena *arena, const PGresult *res,
+                                                int page_size, int id_col, int created_col,
+                                                uint64_t filter, char **next_token,
+                                                struct rs_error *err);
+
+/* --- handlers (one file per concept) --- */
+
+#define IDENTITY_HANDLER(name)                                                          \
+    rs_status name(struct rs_call *call, const ProtobufCMessage *req,                    \
+                   ProtobufCMessage **resp, struct rs_error *err)
+
+/* org.c */
+IDENTITY_HANDLER(identity_create_organization);
+IDENTITY_HANDLER(identity_get_organization);
+IDENTITY_HANDLER(identity_update_organization);
+
+/* users.c */
+IDENTITY_HANDLER(identity_create_user);
+IDENTITY_HANDLER(identity_get_user);
+IDENTITY_HANDLER(identity_list_users);
+IDENTITY_HANDLER(identity_update_user);
+IDENTITY_HANDLER(identity_disable_user);
+IDENTITY_HANDLER(identity_enable_user);
+IDENTITY_HANDLER(identity_delete_user);
+
+/*
+ * Inserts a user after checking the nickname, account id and seats; used by
+ * CreateUser and CreateOrganization. REQUIRES: inside a transaction that
+ * has locked the organisation row FOR NO KEY UPDATE; fields already validated.
+ * user_id is the new id (32 hex). *out is allocated from arena.
+ */
+RS_MUSTCHECK rs_status identity_insert_user(rs_db_conn *conn, rs_arena *arena,
+                                            const char *org_id, const char *user_id,
+                                            const Roster__Identity__V1__CreateUserRequest *u,
+                                            Roster__Identity__V1__User **out,
+                                            struct rs_error *err);
+
+/* Validates the profile fields of a CreateUserRequest (not organization_id). */
+RS_MUSTCHECK rs_status identity_validate_new_user(
+    const Roster__Identity__V1__CreateUserRequest *u, struct rs_error *err);
+
+/*
+ * Rejects with RESOURCE_EXHAUSTED when one more user of user_type (leaving
+ * a user of old_type when old_type > 0) exceeds a seat cap.
+ * REQUIRES: the organisation row is locked FOR NO KEY UPDATE.
+ */
+RS_MUSTCHECK rs_status identity_check_seats(rs_db_conn *conn, rs_arena *arena,
+                                            const char *org_id, int user_type, int old_type,
+                                            struct rs_error *err);
+
+/* groups.c */
+IDENTITY_HANDLER(identity_create_user_group);
+IDENTITY_HANDLER(identity_get_user_group);
+IDENTITY_HANDLER(identity_list_user_groups);
+IDENTITY_HANDLER(identity_rename_user_group);
+IDENTITY_HANDLER(identity_move_user_group);
+IDENTITY_HANDLER(identity_delete_user_group);
+
+/*
+ * Serialises structure changes of one organisation's group tree (advisory
+ * transaction lock), so depth and cycle checks see a stable tree.
+ */
+RS_MUSTCHECK rs_status identity_lock_group_tree(rs_db_conn *conn, const char *org_id,
+                                                struct rs_error *err);
+
+/*
+ * Loads a group of org_id into *out (from arena), optionally locked FOR NO KEY UPDATE.
+ * NOT_FOUND GROUP_NOT_FOUND when absent.
+ */
+RS_MUSTCHECK rs_status identity_load_group(rs_db_conn *conn, rs_arena *arena,
+                                           const char *org_id, const char *group_id,
+                                           bool for_update,
+                                           Roster__Identity__V1__UserGroup **out,
+                                           struct rs_error *err);
+
+/* Rejects changes to a synced group unless the caller has the "sync" scope. */
+RS_MUSTCHECK rs_status identity_check_group_writable(struct rs_call *call,
+                                                     const Roster__Identity__V1__UserGroup *g,
+                                                     struct rs_error *err);
+
+/* members.c */
+IDENTITY_HANDLER(identity_add_user_group_members);
+IDENTITY_HANDLER(identity_remove_user_group_members);
+IDENTITY_HANDLER(identity_list_user_group_members);
+IDENTITY_HANDLER(identity_list_groups_of_user);
+
+/* external.c */
+IDENTITY_HANDLER(identity_bind_external_identity);
+IDENTITY_HANDLER(identity_unbind_external_identity);
+IDENTITY_HANDLER(identity_list_external_identities);
+IDENTITY_HANDLER(identity_lookup_external_identity);
+
+#endif /* IDENTITY_INT_H */

@@ -1,0 +1,355 @@
+/*
+ * services/identity/src/members.c
+ *    Group membership: add and remove batches of users, list the members of
+ *    a group and the groups of a user.
+ */
+#include "identity_int.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "roster/str.h"
+#include "validate.h"
+
+struct members_op {
+    struct rs_call *call;
+    const Roster__Identity__V1__UserGroupMembersRequest *req;
+    bool add;
+    const char *ids; /* PostgreSQL array literal of the validated ids */
+    Roster__Identity__V1__UserGroupMembersResponse *resp;
+};
+
+/*
+ * Builds "{id,id,...}" from ids that are already validated as 32 hex digits,
+ * so no element needs quoting. The literal is still sent as a parameter.
+ */
+static char *
+id_array_literal(rs_arena *arena, char *const *ids, size_t n)
+{
+    char *buf = rs_arena_alloc(arena, n * (RS_ID_LEN + 1) + 2);
+    char *p = buf;
+    size_t i;
+
+    if (buf == NULL)
+        return NULL;
+    *p++ = '{';
+    for (i = 0; i < n; i++) {
+        if (i > 0)
+            *p++ = ',';
+        memcpy(p, ids[i], RS_ID_LEN);
+        p += RS_ID_LEN;
+    }
+    *p++ = '}';
+    *p = '\0';
+    return buf;
+}
+
+static rs_status
+members_tx(rs_db_conn *conn, void *arg, struct rs_error *err)
+{
+    struct members_op *op = arg;
+    const Roster__Identity__V1__UserGroupMembersRequest *req = op->req;
+    rs_arena *arena = rs_call_arena(op->call);
+    Roster__Identity__V1__UserGroup *group = NULL;
+    struct identity_actor actor;
+    const char *params[2];
+    PGresult *res = NULL;
+    rs_status rc;
+
+    rc = identity_authorize(conn, op->call, req->organization_id, IDENTITY_NEED_ADMIN,
+                            &actor, err);
+    if (rc == RS_OK)
+        rc = identity_load_group(conn, arena, req->organization_id, req->group_id, true,
+                                 &group, err);
+    if (rc == RS_OK)
+        rc = identity_check_group_writable(op->call, group, err);
+    if (rc != RS_OK)
+        return rc;
+
+    /* Share-lock the users so none is deleted between this check and the insert. */
+    params[0] = req->organization_id;
+    params[1] = op->ids;
+    rc = rs_db_query_arena(conn, arena, "identity.members_lock_users",
+                           "SELECT id FROM identity.users WHERE organization_id = $1 "
+                           "AND id = ANY ($2::text[]) FOR SHARE",
+                           2, params, NULL, err);
+    if (rc != RS_OK)
+        return rc;
+    rc = rs_db_query_arena(conn, arena, "identity.members_missing_user",
+                           "SELECT x FROM unnest($2::text[]) AS x WHERE NOT EXISTS ("
+                           "SELECT 1 FROM identity.users u WHERE u.id = x "
+                           "AND u.organization_id = $1) LIMIT 1",
+                           2, params, &res, err);
+    if (rc != RS_OK)
+        return rc;
+    if (PQntuples(res) > 0) {
+        rs_error_set(err, RS_ENOTFOUND, "USER_NOT_FOUND",
+                     "user \"%s\" not found in organization \"%s\"; no membership changed",
+                     PQgetvalue(res, 0, 0), req->organization_id);
+        rs_error_meta(err, "user_id", PQgetvalue(res, 0, 0));
+        return RS_ENOTFOUND;
+    }
+
+    params[0] = req->group_id;
+    if (op->add)
+        rc = rs_db_query_arena(conn, arena, "identity.members_add",
+                               "INSERT INTO identity.user_group_members (group_id, user_id) "
+                               "SELECT DISTINCT $1::text, x FROM unnest($2::text[]) AS x "
+                               "ON CONFLICT DO NOTHING",
+                               2, params, &res, err);
+    else
+        rc = rs_db_query_arena(conn, arena, "identity.members_remove",
+                               "DELETE FROM identity.user_group_members WHERE group_id = $1 "
+                               "AND user_id = ANY ($2::text[])",
+                               2, params, &res, err);
+    if (rc != RS_OK)
+        return rc;
+    op->resp->changed = (int32_t)strtol(PQcmdTuples(res), NULL, 10);
+    rc = rs_db_query_arena(conn, arena, "identity.members_count",
+                           "SELECT count(*) FROM identity.user_group_members "
+                           "WHERE group_id = $1",
+                           1, params, &res, err);
+    if (rc != RS_OK)
+        return rc;
+    op->resp->member_count = (int32_t)identity_col_int64(res, 0, 0);
+    return RS_OK;
+}
+
+static rs_status
+change_members(struct rs_call *call, const ProtobufCMessage *msg, bool add,
+               ProtobufCMessage **resp, struct rs_error *err)
+{
+    struct members_op op;
+    size_t i;
+    rs_status rc;
+
+    memset(&op, 0, sizeof(op));
+    op.call = call;
+    op.req = (const void *)msg;
+    op.add = add;
+    rc = identity_validate_id("organization_id", op.req->organization_id, err);
+    if (rc == RS_OK)
+        rc = identity_validate_id("group_id", op.req->group_id, err);
+    if (rc != RS_OK)
+        return rc;
+    if (op.req->n_user_ids < 1 || op.req->n_user_ids > IDENTITY_BATCH_MAX) {
+        rs_error_set(err, RS_EINVAL, "BATCH_SIZE_INVALID",
+                     "invalid number of user_ids %zu: expected 1 to %d", op.req->n_user_ids,
+                     IDENTITY_BATCH_MAX);
+        rs_error_meta(err, "field", "user_ids");
+        return RS_EINVAL;
+    }
+    for (i = 0; i < op.req->n_user_ids; i++) {
+        rc = identity_validate_id("user_ids", op.req->user_ids[i], err);
+        if (rc != RS_OK)
+            return rc;
+    }
+    op.ids = id_array_literal(rs_call_arena(call), op.req->user_ids, op.req->n_user_ids);
+    op.resp = rs_arena_alloc(rs_call_arena(call), sizeof(*op.resp));
+    if (op.ids == NULL || op.resp == NULL)
+        return identity_nomem(err);
+    roster__identity__v1__user_group_members_response__init(op.resp);
+    rc = identity_tx(call, members_tx, &op, err);
+    if (rc != RS_OK)
+        return rc;
+    *resp = &op.resp->base;
+    return RS_OK;
+}
+
+rs_status
+identity_add_user_group_members(struct rs_call *call, const ProtobufCMessage *msg,
+                                ProtobufCMessage **resp, struct rs_error *err)
+{
+    return change_members(call, msg, true, resp, err);
+}
+
+rs_status
+identity_remove_user_group_members(struct rs_call *call, const ProtobufCMessage *msg,
+                                   ProtobufCMessage **resp, struct rs_error *err)
+{
+    return change_members(call, msg, false, resp, err);
+}
+
+/* Reads page_token against filter into params[first], params[first + 1]. */
+static rs_status
+page_params(rs_arena *arena, const char *token, uint64_t filter, const char **params,
+            int first, struct rs_error *err)
+{
+    struct identity_page_key key;
+    rs_status rc;
+
+    params[first] = NULL;
+    params[first + 1] = NULL;
+    if (token[0] == '\0')
+        return RS_OK;
+    rc = identity_page_token_decode(token, filter, &key, err);
+    if (rc != RS_OK)
+        return rc;
+    params[first] = identity_int_param(arena, key.created_us);
+    params[first + 1] = rs_arena_strdup(arena, key.id);
+    return RS_OK;
+}
+
+rs_status
+identity_list_user_group_members(struct rs_call *call, const ProtobufCMessage *msg,
+                                 ProtobufCMessage **resp, struct rs_error *err)
+{
+    const Roster__Identity__V1__ListUserGroupMembersRequest *req = (const void *)msg;
+    rs_arena *arena = rs_call_arena(call);
+    Roster__Identity__V1__ListUsersResponse *out = NULL;
+    Roster__Identity__V1__UserGroup *group = NULL;
+    struct identity_actor actor;
+    const char *filter_parts[2] = { req->organization_id, req->group_id };
+    const char *params[4];
+    rs_db_conn *conn = NULL;
+    PGresult *res = NULL;
+    uint64_t filter = identity_filter_hash("members", filter_parts, 2);
+    int page_size;
+    int n;
+    int i;
+    rs_status rc;
+
+    rc = identity_validate_id("organization_id", req->organization_id, err);
+    if (rc == RS_OK)
+        rc = identity_validate_id("group_id", req->group_id, err);
+    if (rc == RS_OK)
+        rc = identity_page_size(req->page_size, &page_size, err);
+    if (rc == RS_OK)
+        rc = page_params(arena, req->page_token, filter, params, 1, err);
+    if (rc != RS_OK)
+        return rc;
+    params[0] = req->group_id;
+    params[3] = identity_int_param(arena, (long long)page_size + 1);
+
+    rc = identity_acquire(call, &conn, err);
+    if (rc != RS_OK)
+        return rc;
+    rc = identity_authorize(conn, call, req->organization_id, 0, &actor, err);
+    if (rc == RS_OK)
+        rc = identity_load_group(conn, arena, req->organization_id, req->group_id, false,
+                                 &group, err);
+    if (rc == RS_OK)
+        rc = rs_db_query_arena(conn, arena, "identity.members_list",
+                               "SELECT " IDENTITY_USER_COLS " FROM identity.users u "
+                               "JOIN identity.user_group_members m ON m.user_id = u.id "
+                               "WHERE m.group_id = $1 "
+                               "AND ($2::bigint IS NULL OR (u.created_at, u.id) > "
+                               "('epoch'::timestamptz + $2::bigint * interval '1 microsecond', "
+                               "$3::text)) "
+                               "ORDER BY u.created_at, u.id LIMIT $4",
+                               4, params, &res, err);
+    if (rc != RS_OK)
+        goto out;
+    n = PQntuples(res) > page_size ? page_size : PQntuples(res);
+    out = rs_arena_alloc(arena, sizeof(*out));
+    if (out == NULL)
+        goto nomem;
+    roster__identity__v1__list_users_response__init(out);
+    out->users = rs_arena_alloc(arena, sizeof(*out->users) * (size_t)(n > 0 ? n : 1));
+    if (out->users == NULL)
+        goto nomem;
+    for (i = 0; i < n; i++) {
+        out->users[i] = identity_user_from_row(arena, res, i);
+        if (out->users[i] == NULL)
+            goto nomem;
+    }
+    out->n_users = (size_t)n;
+    rc = identity_next_page_token(arena, res, page_size, 0, IDENTITY_USER_CREATED_COL,
+                                  filter, &out->next_page_token, err);
+    if (rc == RS_OK)
+        *resp = &out->base;
+    goto out;
+nomem:
+    rc = identity_nomem(err);
+out:
+    rs_db_release(identity_pool(call), conn);
+    return rc;
+}
+
+rs_status
+identity_list_groups_of_user(struct rs_call *call, const ProtobufCMessage *msg,
+                             ProtobufCMessage **resp, struct rs_error *err)
+{
+    const Roster__Identity__V1__ListGroupsOfUserRequest *req = (const void *)msg;
+    rs_arena *arena = rs_call_arena(call);
+    Roster__Identity__V1__ListUserGroupsResponse *out = NULL;
+    struct identity_actor actor;
+    const char *filter_parts[2] = { req->organization_id, req->user_id };
+    const char *params[5];
+    rs_db_conn *conn = NULL;
+    PGresult *res = NULL;
+    uint64_t filter = identity_filter_hash("groups_of_user", filter_parts, 2);
+    int page_size;
+    int n;
+    int i;
+    rs_status rc;
+
+    rc = identity_validate_id("organization_id", req->organization_id, err);
+    if (rc == RS_OK)
+        rc = identity_validate_id("user_id", req->user_id, err);
+    if (rc == RS_OK)
+        rc = identity_page_size(req->page_size, &page_size, err);
+    if (rc == RS_OK)
+        rc = page_params(arena, req->page_token, filter, params, 2, err);
+    if (rc != RS_OK)
+        return rc;
+    params[0] = req->user_id;
+    params[1] = req->organization_id;
+    params[4] = identity_int_param(arena, (long long)page_size + 1);
+
+    rc = identity_acquire(call, &conn, err);
+    if (rc != RS_OK)
+        return rc;
+    rc = identity_authorize(conn, call, req->organization_id, 0, &actor, err);
+    if (rc == RS_OK)
+        rc = rs_db_query_arena(conn, arena, "identity.user_exists",
+                               "SELECT 1 FROM identity.users WHERE id = $1 "
+                               "AND organization_id = $2",
+                               2, params, &res, err);
+    if (rc != RS_OK)
+        goto out;
+    if (PQntuples(res) == 0) {
+        rs_error_set(err, RS_ENOTFOUND, "USER_NOT_FOUND",
+                     "user \"%s\" not found in organization \"%s\"", req->user_id,
+                     req->organization_id);
+        rs_error_meta(err, "user_id", req->user_id);
+        rc = RS_ENOTFOUND;
+        goto out;
+    }
+    rc = rs_db_query_arena(conn, arena, "identity.groups_of_user",
+                           "SELECT " IDENTITY_GROUP_COLS " FROM identity.user_groups g "
+                           "JOIN identity.user_group_members m ON m.group_id = g.id "
+                           "WHERE m.user_id = $1 AND g.organization_id = $2 "
+                           "AND ($3::bigint IS NULL OR (g.created_at, g.id) > "
+                           "('epoch'::timestamptz + $3::bigint * interval '1 microsecond', "
+                           "$4::text)) "
+                           "ORDER BY g.created_at, g.id LIMIT $5",
+                           5, params, &res, err);
+    if (rc != RS_OK)
+        goto out;
+    n = PQntuples(res) > page_size ? page_size : PQntuples(res);
+    out = rs_arena_alloc(arena, sizeof(*out));
+    if (out == NULL)
+        goto nomem;
+    roster__identity__v1__list_user_groups_response__init(out);
+    out->groups = rs_arena_alloc(arena, sizeof(*out->groups) * (size_t)(n > 0 ? n : 1));
+    if (out->groups == NULL)
+        goto nomem;
+    for (i = 0; i < n; i++) {
+        out->groups[i] = identity_group_from_row(arena, res, i);
+        if (out->groups[i] == NULL)
+            goto nomem;
+    }
+    out->n_groups = (size_t)n;
+    rc = identity_next_page_token(arena, res, page_size, 0, IDENTITY_GROUP_CREATED_COL,
+                                  filter, &out->next_page_token, err);
+    if (rc == RS_OK)
+        *resp = &out->base;
+    goto out;
+nomem:
+    rc = identity_nomem(err);
+out:
+    rs_db_release(identity_pool(call), conn);
+    return rc;
+}

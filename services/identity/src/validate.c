@@ -1,0 +1,469 @@
+/*
+ * services/identity/src/validate.c
+ *    Input rules that need no database, and the page token format.
+ */
+#include "validate.h"
+
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "roster/str.h"
+
+static rs_status
+invalid(struct rs_error *err, const char *reason, const char *field, const char *fmt,
+        const char *arg)
+{
+    rs_error_set(err, RS_EINVAL, reason, fmt, arg);
+    rs_error_meta(err, "field", field);
+    return RS_EINVAL;
+}
+
+/* Appends name to a dotted field path held in buf. */
+static void
+path_join(char *buf, size_t size, const char *prefix, const char *name)
+{
+    if (prefix[0] == '\0')
+        snprintf(buf, size, "%s", name);
+    else
+        snprintf(buf, size, "%s.%s", prefix, name);
+}
+
+static rs_status
+check_strings(const ProtobufCMessage *msg, const char *prefix, int level,
+              struct rs_error *err)
+{
+    const ProtobufCMessageDescriptor *desc = msg->descriptor;
+    const char *base = (const char *)msg;
+    char path[128];
+    unsigned i;
+    size_t j;
+    rs_status rc;
+
+    /* The contract nests at most three levels; a deeper walk means a cycle. */
+    if (level > 8)
+        return RS_OK;
+    for (i = 0; i < desc->n_fields; i++) {
+        const ProtobufCFieldDescriptor *f = &desc->fields[i];
+        const void *member = base + f->offset;
+
+        if (f->type != PROTOBUF_C_TYPE_STRING && f->type != PROTOBUF_C_TYPE_MESSAGE)
+            continue;
+        if ((f->flags & PROTOBUF_C_FIELD_FLAG_ONEOF) != 0 &&
+            *(const uint32_t *)(const void *)(base + f->quantifier_offset) != f->id)
+            continue;
+        path_join(path, sizeof(path), prefix, f->name);
+        if (f->label == PROTOBUF_C_LABEL_REPEATED) {
+            size_t n = *(const size_t *)(const void *)(base + f->quantifier_offset);
+            void *const *items = *(void *const *const *)member;
+
+            for (j = 0; j < n; j++) {
+                if (f->type == PROTOBUF_C_TYPE_STRING) {
+                    const char *s = items[j];
+
+                    if (s != NULL && !rs_utf8_valid(s, strlen(s)))
+                        return invalid(err, "INVALID_UTF8", path,
+                                       "field \"%s\" is not valid UTF-8", path);
+                } else if (items[j] != NULL) {
+                    rc = check_strings(items[j], path, level + 1, err);
+                    if (rc != RS_OK)
+                        return rc;
+                }
+            }
+            continue;
+        }
+        if (f->type == PROTOBUF_C_TYPE_STRING) {
+            const char *s = *(const char *const *)member;
+
+            if (s != NULL && !rs_utf8_valid(s, strlen(s)))
+                return invalid(err, "INVALID_UTF8", path,
+                               "field \"%s\" is not valid UTF-8", path);
+        } else {
+            const ProtobufCMessage *sub = *(const ProtobufCMessage *const *)member;
+
+            if (sub != NULL) {
+                rc = check_strings(sub, path, level + 1, err);
+                if (rc != RS_OK)
+                    return rc;
+            }
+        }
+    }
+    return RS_OK;
+}
+
+rs_status
+identity_validate_strings(const ProtobufCMessage *msg, struct rs_error *err)
+{
+    return check_strings(msg, "", 0, err);
+}
+
+rs_status
+identity_validate_id(const char *field, const char *value, struct rs_error *err)
+{
+    if (value == NULL || value[0] == '\0')
+        return invalid(err, "INVALID_ID", field, "missing required id \"%s\"", field);
+    if (!rs_id_valid(value))
+        return invalid(err, "INVALID_ID", field,
+                       "invalid %s: expected 32 lower-case hexadecimal digits", field);
+    return RS_OK;
+}
+
+/*
+ * Decodes one code point of valid UTF-8 at s; returns its byte length.
+ * REQUIRES: s[0..len) is valid UTF-8 and len > 0.
+ */
+static size_t
+utf8_decode(const unsigned char *s, size_t len, uint32_t *cp)
+{
+    if (s[0] < 0x80 || len < 2) {
+        *cp = s[0];
+        return 1;
+    }
+    if (s[0] < 0xE0) {
+        *cp = ((uint32_t)(s[0] & 0x1F) << 6) | (s[1] & 0x3F);
+        return 2;
+    }
+    if (s[0] < 0xF0 && len >= 3) {
+        *cp = ((uint32_t)(s[0] & 0x0F) << 12) | ((uint32_t)(s[1] & 0x3F) << 6) |
+              (s[2] & 0x3F);
+        return 3;
+    }
+    if (len >= 4) {
+        *cp = ((uint32_t)(s[0] & 0x07) << 18) | ((uint32_t)(s[1] & 0x3F) << 12) |
+              ((uint32_t)(s[2] & 0x3F) << 6) | (s[3] & 0x3F);
+        return 4;
+    }
+    *cp = s[0];
+    return 1;
+}
+
+/* Unicode White_Space code points, plus the zero-width no-break space. */
+static bool
+is_space(uint32_t cp)
+{
+    return cp == 0x20 || (cp >= 0x09 && cp <= 0x0D) || cp == 0x85 || cp == 0xA0 ||
+           cp == 0x1680 || (cp >= 0x2000 && cp <= 0x200A) || cp == 0x2028 ||
+           cp == 0x2029 || cp == 0x202F || cp == 0x205F || cp == 0x3000 ||
+           cp == 0xFEFF;
+}
+
+bool
+identity_text_is_blank(const char *s, size_t len)
+{
+    const unsigned char *p = (const unsigned char *)s;
+    uint32_t cp;
+
+    while (len > 0) {
+        size_t n = utf8_decode(p, len, &cp);
+
+        if (!is_space(cp))
+            return false;
+        p += n;
+        len -= n;
+    }
+    return true;
+}
+
+rs_status
+identity_validate_text(const char *field, const char *value, size_t max_len,
+                       bool allow_empty, const char *reason, struct rs_error *err)
+{
+    size_t len = strlen(value);
+
+    if (len == 0) {
+        if (allow_empty)
+            return RS_OK;
+        return invalid(err, reason, field, "missing required field \"%s\"", field);
+    }
+    if (!rs_utf8_valid(value, len))
+        return invalid(err, "INVALID_UTF8", field, "field \"%s\" is not valid UTF-8", field);
+    if (len > max_len * 4 || rs_utf8_length(value, len) > max_len) {
+        rs_error_set(err, RS_EINVAL, reason, "%s is longer than %zu characters", field,
+                     max_len);
+        rs_error_meta(err, "field", field);
+        return RS_EINVAL;
+    }
+    if (rs_utf8_has_control(value, len))
+        return invalid(err, reason, field, "%s must not contain control characters",
+                       field);
+    /* An optional field may be blank; a required one must say something. */
+    if (!allow_empty && identity_text_is_blank(value, len))
+        return invalid(err, reason, field, "%s must not be blank", field);
+    return RS_OK;
+}
+
+rs_status
+identity_validate_nickname(const char *value, struct rs_error *err)
+{
+    size_t len = strlen(value);
+
+    if (len == 0)
+        return invalid(err, "NICKNAME_INVALID", "nickname",
+                       "missing required field \"%s\"", "nickname");
+    if (!rs_utf8_valid(value, len))
+        return invalid(err, "INVALID_UTF8", "nickname",
+                       "field \"%s\" is not valid UTF-8", "nickname");
+    /* More than 4 bytes a code point cannot be valid, so skip counting. */
+    if (len > IDENTITY_NICKNAME_MAX * 4 || rs_utf8_length(value, len) > IDENTITY_NICKNAME_MAX)
+        return invalid(err, "NICKNAME_TOO_LONG", "nickname",
+                       "nickname is longer than %s characters", "50");
+    if (rs_utf8_has_control(value, len))
+        return invalid(err, "NICKNAME_INVALID", "nickname",
+                       "%s must not contain control characters", "nickname");
+    if (identity_text_is_blank(value, len))
+        return invalid(err, "NICKNAME_INVALID", "nickname", "%s must not be blank",
+                       "nickname");
+    return RS_OK;
+}
+
+static bool
+has_space_or_control(const char *s)
+{
+    const unsigned char *p;
+
+    for (p = (const unsigned char *)s; *p != '\0'; p++) {
+        if (*p <= 0x20 || *p == 0x7F)
+            return true;
+    }
+    return rs_utf8_has_control(s, strlen(s));
+}
+
+/* Returns true if value is short, valid UTF-8 without control characters, fit to quote in a message. */
+static bool
+quotable(const char *value)
+{
+    size_t len = strlen(value);
+
+    return len <= 64 && rs_utf8_valid(value, len) && !rs_utf8_has_control(value, len);
+}
+
+rs_status
+identity_validate_email(const char *value, struct rs_error *err)
+{
+    size_t len = strlen(value);
+    const char *at;
+    const char *domain;
+    const char *label;
+    const char *p;
+
+    if (len == 0)
+        return RS_OK;
+    at = strchr(value, '@');
+    if (len > IDENTITY_EMAIL_MAX || has_space_or_control(value) || at == NULL ||
+        at == value || at - value > 64 || strchr(at + 1, '@') != NULL)
+        goto bad;
+    domain = at + 1;
+    if (strchr(domain, '.') == NULL)
+        goto bad;
+    /* Every dot-separated label of the domain is non-empty. */
+    label = domain;
+    for (p = domain;; p++) {
+        if (*p == '.' || *p == '\0') {
+            if (p == label)
+                goto bad;
+            if (*p == '\0')
+                break;
+            label = p + 1;
+        }
+    }
+    return RS_OK;
+bad:
+    return invalid(err, "EMAIL_INVALID", "email",
+                   "invalid email \"%s\": expected local@domain.tld without spaces",
+                   quotable(value) ? value : "...");
+}
+
+rs_status
+identity_validate_phone(const char *value, struct rs_error *err)
+{
+    const char *p = value;
+    int digits = 0;
+    bool prev_digit = false;
+
+    if (*p == '\0')
+        return RS_OK;
+    if (*p == '+')
+        p++;
+    for (; *p != '\0'; p++) {
+        if (*p >= '0' && *p <= '9') {
+            digits++;
+            prev_digit = true;
+        } else if ((*p == '-' || *p == ' ') && prev_digit && p[1] >= '0' && p[1] <= '9') {
+            prev_digit = false;
+        } else {
+            goto bad;
+        }
+    }
+    if (digits >= 5 && digits <= 20)
+        return RS_OK;
+bad:
+    return invalid(err, "PHONE_INVALID", "phone",
+                   "invalid phone \"%s\": expected an optional \"+\" and 5 to 20 digits",
+                   quotable(value) ? value : "...");
+}
+
+rs_status
+identity_validate_account_id(const char *value, struct rs_error *err)
+{
+    size_t len = strlen(value);
+
+    if (len == 0)
+        return RS_OK;
+    if (!rs_utf8_valid(value, len))
+        return invalid(err, "INVALID_UTF8", "account_id",
+                       "field \"%s\" is not valid UTF-8", "account_id");
+    if (len > IDENTITY_ACCOUNT_ID_MAX * 4 ||
+        rs_utf8_length(value, len) > IDENTITY_ACCOUNT_ID_MAX || has_space_or_control(value))
+        return invalid(err, "ACCOUNT_ID_INVALID", "account_id",
+                       "invalid %s: expected up to 64 characters without spaces",
+                       "account_id");
+    return RS_OK;
+}
+
+rs_status
+identity_validate_user_type(const char *field, int value, struct rs_error *err)
+{
+    if (value >= 1 && value <= 3)
+        return RS_OK;
+    rs_error_set(err, RS_EINVAL, "USER_TYPE_INVALID",
+                 "invalid %s %d: expected DEVELOPER, VISITOR or ANALYST", field, value);
+    rs_error_meta(err, "field", field);
+    return RS_EINVAL;
+}
+
+rs_status
+identity_validate_platform(const char *field, int value, struct rs_error *err)
+{
+    if (value >= 1 && value <= 3)
+        return RS_OK;
+    rs_error_set(err, RS_EINVAL, "PLATFORM_INVALID",
+                 "invalid %s %d: expected DINGTALK, WECOM or LARK", field, value);
+    rs_error_meta(err, "field", field);
+    return RS_EINVAL;
+}
+
+rs_status
+identity_page_size(int32_t requested, int *out, struct rs_error *err)
+{
+    if (requested == 0) {
+        *out = IDENTITY_PAGE_SIZE_DEFAULT;
+        return RS_OK;
+    }
+    if (requested < 1 || requested > IDENTITY_PAGE_SIZE_MAX) {
+        rs_error_set(err, RS_EINVAL, "PAGE_SIZE_INVALID",
+                     "invalid page_size %d: expected 1 to 1000, or 0 for 50", (int)requested);
+        rs_error_meta(err, "field", "page_size");
+        return RS_EINVAL;
+    }
+    *out = requested;
+    return RS_OK;
+}
+
+static uint64_t
+fnv1a(uint64_t h, const void *data, size_t len)
+{
+    const unsigned char *p = data;
+    size_t i;
+
+    for (i = 0; i < len; i++) {
+        h ^= p[i];
+        h *= UINT64_C(0x100000001b3);
+    }
+    return h;
+}
+
+#define FNV_OFFSET UINT64_C(0xcbf29ce484222325)
+
+uint64_t
+identity_filter_hash(const char *kind, const char *const *parts, size_t n_parts)
+{
+    uint64_t h = fnv1a(FNV_OFFSET, kind, strlen(kind) + 1);
+    size_t i;
+
+    for (i = 0; i < n_parts; i++) {
+        /* A NUL separator (and a marker for NULL) keeps ("ab","") apart from ("a","b"). */
+        if (parts[i] == NULL)
+            h = fnv1a(h, "\x01", 2);
+        else
+            h = fnv1a(h, parts[i], strlen(parts[i]) + 1);
+    }
+    return h;
+}
+
+/* Plain text inside the base64url: "1:<filter>:<created_us>:<id>:<checksum>". */
+rs_status
+identity_page_token_encode(uint64_t filter, const struct identity_page_key *key, char *out,
+                           size_t out_size)
+{
+    char text[160];
+    int n;
+    uint64_t sum;
+
+    n = snprintf(text, sizeof(text), "1:%016" PRIx64 ":%" PRId64 ":%s:", filter,
+                 key->created_us, key->id);
+    if (n < 0 || (size_t)n >= sizeof(text) - 17)
+        return RS_ERANGE;
+    sum = fnv1a(FNV_OFFSET, text, (size_t)n);
+    snprintf(text + n, sizeof(text) - (size_t)n, "%016" PRIx64, sum);
+    return rs_base64url_encode((const unsigned char *)text, strlen(text), out, out_size);
+}
+
+rs_status
+identity_page_token_decode(const char *token, uint64_t filter, struct identity_page_key *out,
+                           struct rs_error *err)
+{
+    unsigned char text[200];
+    size_t len = 0;
+    char *fields[5];
+    char *p;
+    char *end;
+    int n = 0;
+    uint64_t got_filter;
+    uint64_t got_sum;
+    long long us;
+
+    if (strlen(token) > IDENTITY_PAGE_TOKEN_MAX ||
+        rs_base64url_decode(token, text, sizeof(text) - 1, &len) != RS_OK)
+        goto bad;
+    text[len] = '\0';
+    if (strlen((char *)text) != len)
+        goto bad;
+    /* The checksum covers the text up to and including the last ':'. */
+    p = strrchr((char *)text, ':');
+    if (p == NULL || strlen(p + 1) != 16)
+        goto bad;
+    got_sum = strtoull(p + 1, &end, 16);
+    if (*end != '\0' || fnv1a(FNV_OFFSET, text, (size_t)(p + 1 - (char *)text)) != got_sum)
+        goto bad;
+    /* Split on ':' into exactly five fields. */
+    p = (char *)text;
+    fields[n++] = p;
+    for (; *p != '\0'; p++) {
+        if (*p == ':') {
+            if (n == 5)
+                goto bad;
+            *p = '\0';
+            fields[n++] = p + 1;
+        }
+    }
+    if (n != 5 || strcmp(fields[0], "1") != 0 || strlen(fields[1]) != 16)
+        goto bad;
+    got_filter = strtoull(fields[1], &end, 16);
+    if (*end != '\0' || got_filter != filter)
+        goto bad;
+    if (fields[2][0] == '\0')
+        goto bad;
+    us = strtoll(fields[2], &end, 10);
+    if (*end != '\0' || !rs_id_valid(fields[3]))
+        goto bad;
+    out->created_us = us;
+    memcpy(out->id, fields[3], RS_ID_LEN + 1);
+    return RS_OK;
+bad:
+    rs_error_set(err, RS_EINVAL, "PAGE_TOKEN_INVALID",
+                 "invalid page_token: use the next_page_token of the same listing with the "
+                 "same filters");
+    rs_error_meta(err, "field", "page_token");
+    return RS_EINVAL;
+}

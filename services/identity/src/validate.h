@@ -1,0 +1,113 @@
+/*
+ * services/identity/src/validate.h
+ *    Input rules of the identity service that need no database: text
+ *    fields, enums, page sizes and page tokens. Every check fills err with
+ *    INVALID_ARGUMENT, a stable reason and a "field" meta entry.
+ */
+#ifndef IDENTITY_VALIDATE_H
+#define IDENTITY_VALIDATE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <protobuf-c/protobuf-c.h>
+
+#include "roster/status.h"
+
+#define IDENTITY_NICKNAME_MAX 50    /* code points */
+#define IDENTITY_ORG_NAME_MAX 100   /* code points */
+#define IDENTITY_GROUP_NAME_MAX 255 /* code points */
+#define IDENTITY_GROUP_DESC_MAX 255 /* code points */
+#define IDENTITY_ACCOUNT_ID_MAX 64  /* code points */
+#define IDENTITY_EXTERNAL_ID_MAX 64 /* code points */
+#define IDENTITY_KEYWORD_MAX 50     /* code points, as long as a nickname */
+#define IDENTITY_EMAIL_MAX 254      /* bytes */
+#define IDENTITY_PAGE_SIZE_DEFAULT 50
+#define IDENTITY_PAGE_SIZE_MAX 1000
+#define IDENTITY_BATCH_MAX 1000
+#define IDENTITY_PAGE_TOKEN_MAX 256 /* bytes of the encoded token */
+
+/*
+ * Checks that every string field of msg, nested messages and repeated
+ * fields included, is valid UTF-8; protobuf-c does not. On failure sets
+ * INVALID_UTF8 with meta field = the dotted field path ("owner.nickname").
+ */
+RS_MUSTCHECK rs_status identity_validate_strings(const ProtobufCMessage *msg,
+                                                 struct rs_error *err);
+
+/* Requires a 32-hex id in value; INVALID_ID (meta field) otherwise. */
+RS_MUSTCHECK rs_status identity_validate_id(const char *field, const char *value,
+                                            struct rs_error *err);
+
+/*
+ * Nickname: 1 to 50 code points of valid UTF-8, no control characters,
+ * not only white space. NICKNAME_INVALID or NICKNAME_TOO_LONG.
+ */
+RS_MUSTCHECK rs_status identity_validate_nickname(const char *value, struct rs_error *err);
+
+/* Empty, or local@domain.tld of at most 254 bytes without spaces. EMAIL_INVALID. */
+RS_MUSTCHECK rs_status identity_validate_email(const char *value, struct rs_error *err);
+
+/*
+ * Empty, or an optional leading '+' then 5 to 20 digits, with single '-' or
+ * ' ' allowed between digits. PHONE_INVALID.
+ */
+RS_MUSTCHECK rs_status identity_validate_phone(const char *value, struct rs_error *err);
+
+/* Empty, or up to 64 code points without control characters or spaces. ACCOUNT_ID_INVALID. */
+RS_MUSTCHECK rs_status identity_validate_account_id(const char *value, struct rs_error *err);
+
+/*
+ * A display name of 1 to max_len code points, no control characters, not
+ * only white space (allow_empty also accepts ""). On failure sets reason.
+ */
+RS_MUSTCHECK rs_status identity_validate_text(const char *field, const char *value,
+                                              size_t max_len, bool allow_empty,
+                                              const char *reason, struct rs_error *err);
+
+/* Returns true if s (valid UTF-8) is empty or only white space, Unicode spaces included. */
+bool identity_text_is_blank(const char *s, size_t len);
+
+/* user_type must be 1, 2 or 3. USER_TYPE_INVALID. */
+RS_MUSTCHECK rs_status identity_validate_user_type(const char *field, int value,
+                                                   struct rs_error *err);
+
+/* platform must be 1, 2 or 3. PLATFORM_INVALID. */
+RS_MUSTCHECK rs_status identity_validate_platform(const char *field, int value,
+                                                  struct rs_error *err);
+
+/* Maps page_size 0 to 50 and accepts 1..1000; PAGE_SIZE_INVALID otherwise. */
+RS_MUSTCHECK rs_status identity_page_size(int32_t requested, int *out, struct rs_error *err);
+
+/* Position after the last row of a page: rows are ordered by (created_us, id). */
+struct identity_page_key {
+    int64_t created_us;
+    char id[33];
+};
+
+/*
+ * Hashes the listing kind and its filter values (FNV-1a, 64 bits), so a
+ * token only continues the listing it came from. parts may hold NULLs.
+ */
+uint64_t identity_filter_hash(const char *kind, const char *const *parts, size_t n_parts);
+
+/*
+ * Encodes key, bound to filter, as an opaque base64url token into out.
+ * The token carries a checksum, so edited tokens are rejected. It is not
+ * signed, because it only selects a position inside a listing the caller
+ * may read anyway. RS_ERANGE if out_size is too small.
+ */
+RS_MUSTCHECK rs_status identity_page_token_encode(uint64_t filter,
+                                                  const struct identity_page_key *key,
+                                                  char *out, size_t out_size);
+
+/*
+ * Decodes a token made by identity_page_token_encode for the same filter.
+ * Malformed, edited or other-filter tokens: PAGE_TOKEN_INVALID.
+ */
+RS_MUSTCHECK rs_status identity_page_token_decode(const char *token, uint64_t filter,
+                                                  struct identity_page_key *out,
+                                                  struct rs_error *err);
+
+#endif /* IDENTITY_VALIDATE_H */
