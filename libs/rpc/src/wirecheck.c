@@ -43,11 +43,25 @@ malformed(struct rs_error *err, const ProtobufCMessageDescriptor *desc)
                         "invalid request message: could not decode \"%s\"", desc->name);
 }
 
+/* Field paths are dotted from the request message: "owner.nickname". */
+static rs_status
+bad_string(struct rs_error *err, const char *reason, const char *what, const char *prefix,
+           const char *name)
+{
+    char path[128];
+
+    snprintf(path, sizeof(path), "%s%s%s", prefix, prefix[0] != '\0' ? "." : "", name);
+    rs_error_set(err, RS_EINVAL, reason, "field \"%s\" %s", path, what);
+    rs_error_meta(err, "field", path);
+    return RS_EINVAL;
+}
+
 static rs_status
 check_message(const ProtobufCMessageDescriptor *desc, const uint8_t *data, size_t len,
-              int depth, struct rs_error *err)
+              const char *prefix, int depth, struct rs_error *err)
 {
     const ProtobufCFieldDescriptor *field;
+    char path[128];
     size_t pos = 0;
     uint64_t key;
     uint64_t n;
@@ -78,20 +92,17 @@ check_message(const ProtobufCMessageDescriptor *desc, const uint8_t *data, size_
                 return malformed(err, desc);
             field = protobuf_c_message_descriptor_get_field(desc, (unsigned)(key >> 3));
             if (field != NULL && field->type == PROTOBUF_C_TYPE_STRING) {
-                if (!rs_utf8_valid((const char *)data + pos, (size_t)n)) {
-                    rs_error_set(err, RS_EINVAL, "INVALID_UTF8",
-                                 "invalid UTF-8 in field \"%s\"", field->name);
-                    rs_error_meta(err, "field", field->name);
-                    return RS_EINVAL;
-                }
-                if (memchr(data + pos, '\0', (size_t)n) != NULL) {
-                    rs_error_set(err, RS_EINVAL, "INVALID_STRING",
-                                 "field \"%s\" contains a NUL character", field->name);
-                    rs_error_meta(err, "field", field->name);
-                    return RS_EINVAL;
-                }
+                if (!rs_utf8_valid((const char *)data + pos, (size_t)n))
+                    return bad_string(err, "INVALID_UTF8", "is not valid UTF-8", prefix,
+                                      field->name);
+                if (memchr(data + pos, '\0', (size_t)n) != NULL)
+                    return bad_string(err, "INVALID_STRING", "contains a NUL character",
+                                      prefix, field->name);
             } else if (field != NULL && field->type == PROTOBUF_C_TYPE_MESSAGE) {
-                rc = check_message(field->descriptor, data + pos, (size_t)n, depth + 1, err);
+                snprintf(path, sizeof(path), "%s%s%s", prefix, prefix[0] != '\0' ? "." : "",
+                         field->name);
+                rc = check_message(field->descriptor, data + pos, (size_t)n, path, depth + 1,
+                                   err);
                 if (rc != RS_OK)
                     return rc;
             }
@@ -108,5 +119,5 @@ rs_status
 rs_rpc__check_strings(const ProtobufCMessageDescriptor *desc, const uint8_t *data, size_t len,
                       struct rs_error *err)
 {
-    return check_message(desc, data, len, 0, err);
+    return check_message(desc, data, len, "", 0, err);
 }

@@ -1,54 +1,15 @@
 /*
  * services/identity/src/server.c
- *    The method table of roster.identity.v1.IdentityService. Every handler
- *    first checks that all request strings are valid UTF-8, because
- *    protobuf-c accepts any bytes in a string field.
+ *    The method table of roster.identity.v1.IdentityService. libs/rpc has
+ *    already rejected request strings that are not UTF-8 or hold a NUL.
  */
 #include "identity_int.h"
 
-#include "validate.h"
-
 #define IDENTITY_PATH(m) "/" IDENTITY_SERVICE_NAME "/" m
-
-/* Defines checked_<fn>: the UTF-8 check, then fn. */
-#define IDENTITY_CHECKED(fn)                                                          \
-    static rs_status checked_##fn(struct rs_call *call, const ProtobufCMessage *req,   \
-                                  ProtobufCMessage **resp, struct rs_error *err)      \
-    {                                                                                 \
-        rs_status rc = identity_validate_strings(req, err);                           \
-        if (rc != RS_OK)                                                              \
-            return rc;                                                                \
-        return fn(call, req, resp, err);                                              \
-    }
-
-IDENTITY_CHECKED(identity_create_organization)
-IDENTITY_CHECKED(identity_get_organization)
-IDENTITY_CHECKED(identity_update_organization)
-IDENTITY_CHECKED(identity_create_user)
-IDENTITY_CHECKED(identity_get_user)
-IDENTITY_CHECKED(identity_list_users)
-IDENTITY_CHECKED(identity_update_user)
-IDENTITY_CHECKED(identity_disable_user)
-IDENTITY_CHECKED(identity_enable_user)
-IDENTITY_CHECKED(identity_delete_user)
-IDENTITY_CHECKED(identity_create_user_group)
-IDENTITY_CHECKED(identity_get_user_group)
-IDENTITY_CHECKED(identity_list_user_groups)
-IDENTITY_CHECKED(identity_rename_user_group)
-IDENTITY_CHECKED(identity_move_user_group)
-IDENTITY_CHECKED(identity_delete_user_group)
-IDENTITY_CHECKED(identity_add_user_group_members)
-IDENTITY_CHECKED(identity_remove_user_group_members)
-IDENTITY_CHECKED(identity_list_user_group_members)
-IDENTITY_CHECKED(identity_list_groups_of_user)
-IDENTITY_CHECKED(identity_bind_external_identity)
-IDENTITY_CHECKED(identity_unbind_external_identity)
-IDENTITY_CHECKED(identity_list_external_identities)
-IDENTITY_CHECKED(identity_lookup_external_identity)
 
 #define M(name, in, out, fn, flags)                                                   \
     { IDENTITY_PATH(name), &roster__identity__v1__##in##__descriptor,                 \
-      &roster__identity__v1__##out##__descriptor, checked_##fn, flags }
+      &roster__identity__v1__##out##__descriptor, fn, flags }
 
 #define ACTOR RS_RPC_NEED_ACTOR
 

@@ -28,14 +28,6 @@
 #define IDENTITY_BATCH_MAX 1000
 #define IDENTITY_PAGE_TOKEN_MAX 256 /* bytes of the encoded token */
 
-/*
- * Checks that every string field of msg, nested messages and repeated
- * fields included, is valid UTF-8; protobuf-c does not. On failure sets
- * INVALID_UTF8 with meta field = the dotted field path ("owner.nickname").
- */
-RS_MUSTCHECK rs_status identity_validate_strings(const ProtobufCMessage *msg,
-                                                 struct rs_error *err);
-
 /* Requires a 32-hex id in value; INVALID_ID (meta field) otherwise. */
 RS_MUSTCHECK rs_status identity_validate_id(const char *field, const char *value,
                                             struct rs_error *err);
