@@ -1,0 +1,202 @@
+"""User groups: tree rules, synced groups and membership batches."""
+
+import grpc
+
+from roster.identity.v1 import identity_pb2 as pb
+
+FP = grpc.StatusCode.FAILED_PRECONDITION
+
+
+def mkgroup(ctx, o, owner, name, parent="", token=None, sync_source=None):
+    req = pb.CreateUserGroupRequest(organization_id=o.organization_id,
+                                    parent_group_id=parent, name=name)
+    if sync_source is not None:
+        req.sync_source.CopyFrom(sync_source)
+    return ctx.call("CreateUserGroup", req, actor=owner.user_id, token=token)
+
+
+def test_tree_depth_and_paths(ctx, org):
+    o, owner = org
+    names = ["总部", "研发中心", "平台组", "存储", "第五层"]
+    parent = ""
+    chain = []
+    for depth, name in enumerate(names, 1):
+        g = mkgroup(ctx, o, owner, name, parent)
+        assert g.depth == depth
+        assert g.name == name
+        assert g.path == "/".join(names[:depth])
+        assert g.parent_group_id == parent
+        assert g.creator_user_id == owner.user_id
+        chain.append(g)
+        parent = g.group_id
+    ctx.refused("CreateUserGroup", pb.CreateUserGroupRequest(
+        organization_id=o.organization_id, parent_group_id=parent, name="第六层"),
+        FP, "GROUP_DEPTH_EXCEEDED", actor=owner.user_id)
+
+    roots = ctx.call("ListUserGroups", pb.ListUserGroupsRequest(
+        organization_id=o.organization_id), actor=owner.user_id)
+    assert [g.group_id for g in roots.groups] == [chain[0].group_id]
+    kids = ctx.call("ListUserGroups", pb.ListUserGroupsRequest(
+        organization_id=o.organization_id, parent_group_id=chain[0].group_id),
+        actor=owner.user_id)
+    assert [g.name for g in kids.groups] == ["研发中心"]
+
+    # Moving a 2-level subtree under level 4 would make it 6 deep.
+    side = mkgroup(ctx, o, owner, "侧枝")
+    mkgroup(ctx, o, owner, "侧枝子", side.group_id)
+    ctx.refused("MoveUserGroup", pb.MoveUserGroupRequest(
+        organization_id=o.organization_id, group_id=side.group_id,
+        new_parent_group_id=chain[3].group_id),
+        FP, "GROUP_DEPTH_EXCEEDED", actor=owner.user_id)
+    moved = ctx.call("MoveUserGroup", pb.MoveUserGroupRequest(
+        organization_id=o.organization_id, group_id=side.group_id,
+        new_parent_group_id=chain[2].group_id), actor=owner.user_id)
+    assert moved.depth == 4
+    assert moved.path == "总部/研发中心/平台组/侧枝"
+
+
+def test_move_cycle(ctx, org):
+    o, owner = org
+    a = mkgroup(ctx, o, owner, "A")
+    b = mkgroup(ctx, o, owner, "B", a.group_id)
+    c = mkgroup(ctx, o, owner, "C", b.group_id)
+    for target in (c.group_id, b.group_id, a.group_id):
+        ctx.refused("MoveUserGroup", pb.MoveUserGroupRequest(
+            organization_id=o.organization_id, group_id=a.group_id,
+            new_parent_group_id=target), FP, "GROUP_CYCLE", actor=owner.user_id)
+    root = ctx.call("MoveUserGroup", pb.MoveUserGroupRequest(
+        organization_id=o.organization_id, group_id=c.group_id),
+        actor=owner.user_id)
+    assert root.depth == 1
+    assert root.parent_group_id == ""
+
+
+def test_delete_leaf_only(ctx, org):
+    o, owner = org
+    p = mkgroup(ctx, o, owner, "parent")
+    leaf = mkgroup(ctx, o, owner, "leaf", p.group_id)
+    ctx.refused("DeleteUserGroup", pb.DeleteUserGroupRequest(
+        organization_id=o.organization_id, group_id=p.group_id),
+        FP, "GROUP_HAS_CHILDREN", actor=owner.user_id)
+    r = ctx.call("DeleteUserGroup", pb.DeleteUserGroupRequest(
+        organization_id=o.organization_id, group_id=leaf.group_id),
+        actor=owner.user_id)
+    assert r.group_id == leaf.group_id
+    ctx.call("DeleteUserGroup", pb.DeleteUserGroupRequest(
+        organization_id=o.organization_id, group_id=p.group_id),
+        actor=owner.user_id)
+    ctx.refused("GetUserGroup", pb.GetUserGroupRequest(
+        organization_id=o.organization_id, group_id=p.group_id),
+        grpc.StatusCode.NOT_FOUND, "GROUP_NOT_FOUND", actor=owner.user_id)
+
+
+def test_sibling_names_unique(ctx, org):
+    o, owner = org
+    mkgroup(ctx, o, owner, "同名")
+    ctx.refused("CreateUserGroup", pb.CreateUserGroupRequest(
+        organization_id=o.organization_id, name="同名"),
+        grpc.StatusCode.ALREADY_EXISTS, "GROUP_NAME_TAKEN", actor=owner.user_id)
+
+
+def test_synced_groups(ctx, org):
+    o, owner = org
+    src = pb.SyncSource(platform=pb.PLATFORM_DINGTALK, corp_id="ding-corp-1",
+                        department_id="42")
+    ctx.refused("CreateUserGroup", pb.CreateUserGroupRequest(
+        organization_id=o.organization_id, name="钉钉部门", sync_source=src),
+        grpc.StatusCode.PERMISSION_DENIED, "SYNC_SCOPE_REQUIRED",
+        actor=owner.user_id)
+    g = mkgroup(ctx, o, owner, "钉钉部门", token=ctx.sync_token, sync_source=src)
+    assert g.sync_source.platform == pb.PLATFORM_DINGTALK
+    assert g.sync_source.department_id == "42"
+    u = ctx.new_user(o, owner)
+
+    refusals = [
+        ("RenameUserGroup", pb.RenameUserGroupRequest(
+            organization_id=o.organization_id, group_id=g.group_id, name="x")),
+        ("MoveUserGroup", pb.MoveUserGroupRequest(
+            organization_id=o.organization_id, group_id=g.group_id)),
+        ("AddUserGroupMembers", pb.UserGroupMembersRequest(
+            organization_id=o.organization_id, group_id=g.group_id,
+            user_ids=[u.user_id])),
+        ("CreateUserGroup", pb.CreateUserGroupRequest(
+            organization_id=o.organization_id, parent_group_id=g.group_id,
+            name="manual child")),
+        ("DeleteUserGroup", pb.DeleteUserGroupRequest(
+            organization_id=o.organization_id, group_id=g.group_id)),
+    ]
+    for method, req in refusals:
+        ctx.refused(method, req, FP, "GROUP_SYNCHRONIZED", actor=owner.user_id)
+
+    # The sync service may change it.
+    r = ctx.call("AddUserGroupMembers", pb.UserGroupMembersRequest(
+        organization_id=o.organization_id, group_id=g.group_id,
+        user_ids=[u.user_id]), actor=owner.user_id, token=ctx.sync_token)
+    assert r.changed == 1
+    assert r.member_count == 1
+    r = ctx.call("RenameUserGroup", pb.RenameUserGroupRequest(
+        organization_id=o.organization_id, group_id=g.group_id, name="钉钉部门二"),
+        actor=owner.user_id, token=ctx.sync_token)
+    assert r.name == "钉钉部门二"
+
+
+def test_members(ctx):
+    o, owner = ctx.new_org(total=1100)
+    g = mkgroup(ctx, o, owner, "大组")
+    other = mkgroup(ctx, o, owner, "小组")
+    users = [ctx.new_user(o, owner, nickname="m%04d" % i,
+                          user_type=pb.USER_TYPE_VISITOR).user_id
+             for i in range(1000)]
+
+    r = ctx.call("AddUserGroupMembers", pb.UserGroupMembersRequest(
+        organization_id=o.organization_id, group_id=g.group_id, user_ids=users),
+        actor=owner.user_id, timeout=60)
+    assert r.changed == 1000
+    assert r.member_count == 1000
+    # Adding again changes nothing.
+    r = ctx.call("AddUserGroupMembers", pb.UserGroupMembersRequest(
+        organization_id=o.organization_id, group_id=g.group_id,
+        user_ids=users[:10]), actor=owner.user_id)
+    assert r.changed == 0
+    assert r.member_count == 1000
+
+    ctx.refused("AddUserGroupMembers", pb.UserGroupMembersRequest(
+        organization_id=o.organization_id, group_id=other.group_id,
+        user_ids=users + [owner.user_id]),
+        grpc.StatusCode.INVALID_ARGUMENT, "BATCH_SIZE_INVALID", actor=owner.user_id)
+    ctx.refused("AddUserGroupMembers", pb.UserGroupMembersRequest(
+        organization_id=o.organization_id, group_id=other.group_id),
+        grpc.StatusCode.INVALID_ARGUMENT, "BATCH_SIZE_INVALID", actor=owner.user_id)
+    ctx.refused("AddUserGroupMembers", pb.UserGroupMembersRequest(
+        organization_id=o.organization_id, group_id=other.group_id,
+        user_ids=["00000000000000000000000000000000"]),
+        grpc.StatusCode.NOT_FOUND, "USER_NOT_FOUND", actor=owner.user_id)
+
+    ctx.call("AddUserGroupMembers", pb.UserGroupMembersRequest(
+        organization_id=o.organization_id, group_id=other.group_id,
+        user_ids=users[:3]), actor=owner.user_id)
+    mine = ctx.call("ListGroupsOfUser", pb.ListGroupsOfUserRequest(
+        organization_id=o.organization_id, user_id=users[0]), actor=owner.user_id)
+    assert sorted(x.name for x in mine.groups) == ["大组", "小组"]
+
+    seen = []
+    token = ""
+    while True:
+        page = ctx.call("ListUserGroupMembers", pb.ListUserGroupMembersRequest(
+            organization_id=o.organization_id, group_id=g.group_id,
+            page_size=300, page_token=token), actor=owner.user_id)
+        seen.extend(u.user_id for u in page.users)
+        token = page.next_page_token
+        if not token:
+            break
+    assert sorted(seen) == sorted(users)
+
+    r = ctx.call("RemoveUserGroupMembers", pb.UserGroupMembersRequest(
+        organization_id=o.organization_id, group_id=g.group_id,
+        user_ids=users[:500]), actor=owner.user_id)
+    assert r.changed == 500
+    assert r.member_count == 500
+    got = ctx.call("GetUserGroup", pb.GetUserGroupRequest(
+        organization_id=o.organization_id, group_id=g.group_id),
+        actor=owner.user_id)
+    assert got.member_count == 500
