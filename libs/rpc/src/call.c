@@ -268,8 +268,11 @@ rs_rpc__log_call(struct rs_call *call)
 void
 rs_rpc__call_finished(struct rs_call *call)
 {
+    rs_rpc_server *server = call->server;
+
     rs_rpc__log_call(call);
     rs_rpc__call_free(call);
+    atomic_fetch_sub(&server->worker_calls, 1);
 }
 
 rs_status

@@ -115,6 +115,11 @@ struct rs_rpc_server {
     int n_workers;
     int max_message_bytes;
     int grace_ms;
+    /*
+     * Unary and unknown-method calls not yet finished. Their replies are
+     * sent on the workers' queue, so it may only shut down once this is 0.
+     */
+    atomic_long worker_calls;
 
     struct rs_rpc__token *tokens;
     size_t n_tokens;

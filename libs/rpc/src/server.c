@@ -185,6 +185,8 @@ on_request(struct rs_rpc__worker *worker, struct request *req, int success)
         return;
     }
     req->call = NULL;
+    if (req->kind != RS_RPC_TAG_STREAM_REQUEST)
+        atomic_fetch_add(&worker->server->worker_calls, 1);
     rs_rpc__call_take_metadata(call, &req->md);
     call->payload = req->payload;
     req->payload = NULL;
@@ -536,7 +538,32 @@ rs_rpc_server_start(rs_rpc_server *server, int *port, struct rs_error *err)
  * Stops the worker threads after the server is destroyed: shutting the queue
  * down lets the workers drain the remaining events, then return.
  */
-static void
+/*
+ * Waits until every unary call has finished, for at most the grace period
+ * once more: a handler the cancellation could not stop (say, one waiting
+ * on a database lock) still sends its reply on the workers' queue when it
+ * returns. Returns false if one is still running.
+ */
+static bool
+wait_worker_calls(rs_rpc_server *server)
+{
+    int64_t deadline = rs_rpc__now_ns() + (int64_t)server->grace_ms * 1000000;
+    struct timespec pause = {0, 10 * 1000000};
+    char live[32];
+
+    while (atomic_load(&server->worker_calls) > 0) {
+        if (rs_rpc__now_ns() >= deadline) {
+            snprintf(live, sizeof(live), "%ld", atomic_load(&server->worker_calls));
+            rs_log_error(NULL, "handlers still running after shutdown; leaving them to exit",
+                         "live_calls", live, NULL);
+            return false;
+        }
+        nanosleep(&pause, NULL);
+    }
+    return true;
+}
+
+static bool
 stop_workers(rs_rpc_server *server)
 {
     bool any_started = false;
@@ -545,7 +572,11 @@ stop_workers(rs_rpc_server *server)
 
     if (server->cq == NULL) {
         RS_FREE(&server->workers);
-        return;
+        return true;
+    }
+    if (!wait_worker_calls(server)) {
+        /* A handler is still running and will send on this queue. */
+        return false;
     }
     grpc_completion_queue_shutdown(server->cq);
     for (i = 0; server->workers != NULL && i < server->n_workers; i++) {
@@ -566,6 +597,7 @@ stop_workers(rs_rpc_server *server)
     grpc_completion_queue_destroy(server->cq);
     server->cq = NULL;
     RS_FREE(&server->workers);
+    return true;
 }
 
 void
@@ -586,7 +618,13 @@ rs_rpc_server_destroy(rs_rpc_server *server)
         server->grpc = NULL;
         pthread_rwlock_unlock(&server->request_lock);
     }
-    stop_workers(server);
+    if (!stop_workers(server)) {
+        /*
+         * Freeing the queue under a running handler would crash it; the
+         * process is exiting, so leave the server to the exit instead.
+         */
+        return;
+    }
     /* A worker may have started a stream just before the server stopped. */
     rs_rpc__streams_join(server);
     if (server->shutdown_cq != NULL) {
