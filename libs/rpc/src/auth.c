@@ -308,6 +308,10 @@ check_token(struct rs_call *call, struct rs_rpc__status *st)
     if (value == NULL || len == 0)
         return reject(call, st, GRPC_STATUS_UNAUTHENTICATED, "TOKEN_MISSING",
                       "missing bearer token", "no authorization metadata");
+    if (rs_rpc__metadata_count(&call->md, "authorization") > 1)
+        return reject(call, st, GRPC_STATUS_UNAUTHENTICATED, "TOKEN_INVALID",
+                      "invalid bearer token: authorization metadata sent more than once",
+                      "repeated authorization metadata");
     if (len < 7 || strncasecmp(value, "Bearer ", 7) != 0)
         return reject(call, st, GRPC_STATUS_UNAUTHENTICATED, "TOKEN_INVALID",
                       "invalid bearer token", "authorization scheme is not Bearer");
@@ -341,6 +345,10 @@ rs_rpc__authenticate(struct rs_call *call, struct rs_rpc__status *st)
         if (call->actor == NULL || call->actor[0] == '\0')
             return reject(call, st, GRPC_STATUS_UNAUTHENTICATED, "ACTOR_REQUIRED",
                           "missing x-roster-actor metadata", "");
+        if (rs_rpc__metadata_count(&call->md, "x-roster-actor") > 1)
+            return reject(call, st, GRPC_STATUS_INVALID_ARGUMENT, "ACTOR_INVALID",
+                          "invalid x-roster-actor: sent more than once",
+                          "repeated x-roster-actor metadata");
         if (!rs_id_valid(call->actor)) {
             char detail[128];
 

@@ -100,6 +100,21 @@ rs_rpc__metadata_get(const grpc_metadata_array *md, const char *key, size_t *len
     return NULL;
 }
 
+size_t
+rs_rpc__metadata_count(const grpc_metadata_array *md, const char *key)
+{
+    size_t i, n = 0, key_len = strlen(key);
+
+    for (i = 0; i < md->count; i++) {
+        const grpc_slice *k = &md->metadata[i].key;
+
+        if (GRPC_SLICE_LENGTH(*k) == key_len &&
+            memcmp(GRPC_SLICE_START_PTR(*k), key, key_len) == 0)
+            n++;
+    }
+    return n;
+}
+
 static bool
 request_id_valid(const char *s, size_t len)
 {

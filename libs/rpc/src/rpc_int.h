@@ -231,6 +231,12 @@ void rs_rpc__set_initial_metadata(struct rs_call *call);
 void rs_rpc__log_call(struct rs_call *call);
 const char *rs_rpc__metadata_get(const grpc_metadata_array *md, const char *key,
                                  size_t *len);
+/*
+ * Returns how many entries md has for key. Credentials sent twice are
+ * rejected, because a proxy that appends its own header must not be
+ * overridden by the one the client put first.
+ */
+size_t rs_rpc__metadata_count(const grpc_metadata_array *md, const char *key);
 rs_status rs_rpc__encode_trailers(struct rs_call *call, const struct rs_rpc__status *st);
 /*
  * Checks every string field of the wire message data[0..len) of type desc,

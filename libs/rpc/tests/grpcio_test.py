@@ -21,6 +21,7 @@ except ImportError:
     sys.exit(77)
 
 TOKEN = "test-token-0123456789"
+ACTOR = "0123456789abcdef0123456789abcdef"
 SERVING = b"\x08\x01"
 NOT_SERVING = b"\x08\x02"
 
@@ -90,6 +91,28 @@ def main():
         except grpc.RpcError as e:
             assert e.code() == grpc.StatusCode.UNAUTHENTICATED
             assert metadata_value(e.trailing_metadata(), "x-roster-reason") == "TOKEN_INVALID"
+        # Credentials sent twice are ambiguous, whichever comes first.
+        for pair in (["Bearer " + TOKEN, "Bearer nope"], ["Bearer nope", "Bearer " + TOKEN]):
+            try:
+                echo(health_request("x"), timeout=5,
+                     metadata=[("authorization", pair[0]), ("authorization", pair[1])])
+                raise AssertionError("call with two tokens succeeded")
+            except grpc.RpcError as e:
+                assert e.code() == grpc.StatusCode.UNAUTHENTICATED, e.code()
+                assert metadata_value(e.trailing_metadata(), "x-roster-reason") == "TOKEN_INVALID"
+        actor_call = unary(channel, "/roster.test.v1.Echo/Actor")
+        try:
+            actor_call(health_request("actor"), timeout=5,
+                       metadata=[("authorization", "Bearer " + TOKEN),
+                                 ("x-roster-actor", ACTOR), ("x-roster-actor", "0" * 32)])
+            raise AssertionError("call with two actors succeeded")
+        except grpc.RpcError as e:
+            assert e.code() == grpc.StatusCode.INVALID_ARGUMENT, e.code()
+            assert metadata_value(e.trailing_metadata(), "x-roster-reason") == "ACTOR_INVALID"
+        assert actor_call(health_request("actor"), timeout=5,
+                          metadata=[("authorization", "Bearer " + TOKEN),
+                                    ("x-roster-actor", ACTOR)]) == SERVING
+
         resp, call = echo.with_call(
             health_request("x"), timeout=5,
             metadata=[("authorization", "Bearer " + TOKEN), ("x-request-id", "py-1")])
