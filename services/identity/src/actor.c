@@ -6,12 +6,33 @@
 #include "identity_int.h"
 
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "roster/str.h"
 
 /* Maximum wait for a pooled connection, also when the call has no deadline. */
 #define IDENTITY_ACQUIRE_MAX_MS 5000
+
+rs_status
+identity_service_init(rs_db_pool *pool, const char *conninfo, void **out,
+                      struct rs_error *err)
+{
+    struct identity_service *svc = calloc(1, sizeof(*svc));
+
+    RS_UNUSED(conninfo);
+    if (svc == NULL)
+        return identity_nomem(err);
+    svc->pool = pool;
+    *out = svc;
+    return RS_OK;
+}
+
+void
+identity_service_cleanup(void *svc)
+{
+    free(svc);
+}
 
 rs_db_pool *
 identity_pool(struct rs_call *call)

@@ -179,25 +179,3 @@ identity_external_from_row(rs_arena *arena, const PGresult *res, int row)
         return NULL;
     return e;
 }
-
-rs_status
-identity_next_page_token(rs_arena *arena, const PGresult *res, int page_size, int id_col,
-                         int created_col, uint64_t filter, char **next_token,
-                         struct rs_error *err)
-{
-    struct identity_page_key key;
-    char *buf;
-
-    *next_token = (char *)protobuf_c_empty_string;
-    if (PQntuples(res) <= page_size)
-        return RS_OK;
-    key.created_us = identity_col_int64(res, page_size - 1, created_col);
-    snprintf(key.id, sizeof(key.id), "%s", PQgetvalue(res, page_size - 1, id_col));
-    buf = rs_arena_alloc(arena, IDENTITY_PAGE_TOKEN_MAX + 1);
-    if (buf == NULL)
-        return identity_nomem(err);
-    if (identity_page_token_encode(filter, &key, buf, IDENTITY_PAGE_TOKEN_MAX + 1) != RS_OK)
-        return rs_error_set(err, RS_EINTERNAL, "INTERNAL", "could not encode page token");
-    *next_token = buf;
-    return RS_OK;
-}

@@ -273,7 +273,7 @@ identity_list_user_groups(struct rs_call *call, const ProtobufCMessage *msg,
     rs_arena *arena = rs_call_arena(call);
     Roster__Identity__V1__ListUserGroupsResponse *out = NULL;
     Roster__Identity__V1__UserGroup *parent = NULL;
-    struct identity_page_key key;
+    struct rs_page_key key;
     struct identity_actor actor;
     const char *filter_parts[2];
     const char *params[5];
@@ -289,7 +289,7 @@ identity_list_user_groups(struct rs_call *call, const ProtobufCMessage *msg,
     if (rc == RS_OK && req->parent_group_id[0] != '\0')
         rc = identity_validate_id("parent_group_id", req->parent_group_id, err);
     if (rc == RS_OK)
-        rc = identity_page_size(req->page_size, &page_size, err);
+        rc = rs_page_size(req->page_size, &page_size, err);
     if (rc != RS_OK)
         return rc;
     params[0] = req->organization_id;
@@ -299,9 +299,9 @@ identity_list_user_groups(struct rs_call *call, const ProtobufCMessage *msg,
     params[4] = identity_int_param(arena, (long long)page_size + 1);
     filter_parts[0] = req->organization_id;
     filter_parts[1] = req->parent_group_id;
-    filter = identity_filter_hash("groups", filter_parts, 2);
+    filter = rs_page_filter_hash("groups", filter_parts, 2);
     if (req->page_token[0] != '\0') {
-        rc = identity_page_token_decode(req->page_token, filter, &key, err);
+        rc = rs_page_token_decode(req->page_token, filter, &key, err);
         if (rc != RS_OK)
             return rc;
         params[2] = identity_int_param(arena, key.created_us);
@@ -347,7 +347,7 @@ identity_list_user_groups(struct rs_call *call, const ProtobufCMessage *msg,
         }
     }
     out->n_groups = (size_t)n;
-    rc = identity_next_page_token(arena, res, page_size, 0, IDENTITY_GROUP_CREATED_COL,
+    rc = rs_page_next_token(arena, res, page_size, 0, IDENTITY_GROUP_CREATED_COL,
                                   filter, &out->next_page_token, err);
     if (rc == RS_OK)
         *resp = &out->base;

@@ -26,6 +26,14 @@ struct identity_service {
     rs_db_pool *pool; /* borrowed from main */
 };
 
+/*
+ * Allocates the service context for pool (rs_service_def.init); conninfo
+ * is unused. Free with identity_service_cleanup.
+ */
+RS_MUSTCHECK rs_status identity_service_init(rs_db_pool *pool, const char *conninfo,
+                                             void **out, struct rs_error *err);
+void identity_service_cleanup(void *svc);
+
 /* migrations.c (generated at build time from migrations/NNNN_name.sql) */
 extern const struct rs_db_migration identity_migrations[];
 extern const size_t identity_n_migrations;
@@ -86,6 +94,32 @@ RS_MUSTCHECK rs_status identity_actor_is_org_admin(rs_db_conn *conn,
                                                    const struct identity_actor *actor,
                                                    struct rs_error *err);
 
+/* --- authz_rules.c: authz's caps on type changes and deletions --- */
+
+/*
+ * Applies authz's caps to a change of user_id's type to new_type: a
+ * workspace owner is refused (FAILED_PRECONDITION
+ * WORKSPACE_OWNER_TYPE_CONFLICT, meta workspace_id); other conflicts are
+ * refused (FAILED_PRECONDITION TYPE_CHANGE_CONFLICT, meta conflicts,
+ * first_kind, first_id) unless demote, which removes them. REQUIRES:
+ * inside the type change's transaction, the user row locked FOR UPDATE.
+ */
+RS_MUSTCHECK rs_status identity_authz_type_change(rs_db_conn *conn, rs_arena *arena,
+                                                  const char *org_id, const char *user_id,
+                                                  int new_type, bool demote,
+                                                  struct rs_error *err);
+
+/*
+ * Refuses to delete a workspace owner (FAILED_PRECONDITION
+ * CANNOT_DELETE_WORKSPACE_OWNER, meta workspace_id). The user's other
+ * authz rows go with the user through authz's ON DELETE CASCADE.
+ * REQUIRES: inside the deletion's transaction, the user row locked.
+ */
+RS_MUSTCHECK rs_status identity_authz_check_deletable(rs_db_conn *conn, rs_arena *arena,
+                                                      const char *org_id,
+                                                      const char *user_id,
+                                                      struct rs_error *err);
+
 /* --- convert.c: row -> message; every result is allocated from arena --- */
 
 /* Microseconds since the epoch, exact for timestamptz. */
@@ -136,16 +170,6 @@ int64_t identity_col_int64(const PGresult *res, int row, int col);
 
 /* Formats v in decimal into an arena string (SQL parameters). */
 char *identity_int_param(rs_arena *arena, long long v);
-
-/*
- * Sets the next page token of a listing: rows beyond page_size mean more
- * remain, so next_token gets the key of the last returned row. id_col and
- * created_col locate the key columns. *next_token is "" on the last page.
- */
-RS_MUSTCHECK rs_status identity_next_page_token(rs_arena *arena, const PGresult *res,
-                                                int page_size, int id_col, int created_col,
-                                                uint64_t filter, char **next_token,
-                                                struct rs_error *err);
 
 /* --- handlers (one file per concept) --- */
 

@@ -176,14 +176,14 @@ static rs_status
 page_params(rs_arena *arena, const char *token, uint64_t filter, const char **params,
             int first, struct rs_error *err)
 {
-    struct identity_page_key key;
+    struct rs_page_key key;
     rs_status rc;
 
     params[first] = NULL;
     params[first + 1] = NULL;
     if (token[0] == '\0')
         return RS_OK;
-    rc = identity_page_token_decode(token, filter, &key, err);
+    rc = rs_page_token_decode(token, filter, &key, err);
     if (rc != RS_OK)
         return rc;
     params[first] = identity_int_param(arena, key.created_us);
@@ -204,7 +204,7 @@ identity_list_user_group_members(struct rs_call *call, const ProtobufCMessage *m
     const char *params[4];
     rs_db_conn *conn = NULL;
     PGresult *res = NULL;
-    uint64_t filter = identity_filter_hash("members", filter_parts, 2);
+    uint64_t filter = rs_page_filter_hash("members", filter_parts, 2);
     int page_size;
     int n;
     int i;
@@ -214,7 +214,7 @@ identity_list_user_group_members(struct rs_call *call, const ProtobufCMessage *m
     if (rc == RS_OK)
         rc = identity_validate_id("group_id", req->group_id, err);
     if (rc == RS_OK)
-        rc = identity_page_size(req->page_size, &page_size, err);
+        rc = rs_page_size(req->page_size, &page_size, err);
     if (rc == RS_OK)
         rc = page_params(arena, req->page_token, filter, params, 1, err);
     if (rc != RS_OK)
@@ -255,7 +255,7 @@ identity_list_user_group_members(struct rs_call *call, const ProtobufCMessage *m
             goto nomem;
     }
     out->n_users = (size_t)n;
-    rc = identity_next_page_token(arena, res, page_size, 0, IDENTITY_USER_CREATED_COL,
+    rc = rs_page_next_token(arena, res, page_size, 0, IDENTITY_USER_CREATED_COL,
                                   filter, &out->next_page_token, err);
     if (rc == RS_OK)
         *resp = &out->base;
@@ -279,7 +279,7 @@ identity_list_groups_of_user(struct rs_call *call, const ProtobufCMessage *msg,
     const char *params[5];
     rs_db_conn *conn = NULL;
     PGresult *res = NULL;
-    uint64_t filter = identity_filter_hash("groups_of_user", filter_parts, 2);
+    uint64_t filter = rs_page_filter_hash("groups_of_user", filter_parts, 2);
     int page_size;
     int n;
     int i;
@@ -289,7 +289,7 @@ identity_list_groups_of_user(struct rs_call *call, const ProtobufCMessage *msg,
     if (rc == RS_OK)
         rc = identity_validate_id("user_id", req->user_id, err);
     if (rc == RS_OK)
-        rc = identity_page_size(req->page_size, &page_size, err);
+        rc = rs_page_size(req->page_size, &page_size, err);
     if (rc == RS_OK)
         rc = page_params(arena, req->page_token, filter, params, 2, err);
     if (rc != RS_OK)
@@ -342,7 +342,7 @@ identity_list_groups_of_user(struct rs_call *call, const ProtobufCMessage *msg,
             goto nomem;
     }
     out->n_groups = (size_t)n;
-    rc = identity_next_page_token(arena, res, page_size, 0, IDENTITY_GROUP_CREATED_COL,
+    rc = rs_page_next_token(arena, res, page_size, 0, IDENTITY_GROUP_CREATED_COL,
                                   filter, &out->next_page_token, err);
     if (rc == RS_OK)
         *resp = &out->base;

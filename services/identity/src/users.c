@@ -243,23 +243,41 @@ identity_create_user(struct rs_call *call, const ProtobufCMessage *msg,
     return RS_OK;
 }
 
-/* Loads a user of org_id; USER_NOT_FOUND when absent. */
+enum user_lock {
+    USER_LOCK_NONE,
+    USER_LOCK_NO_KEY_UPDATE,
+    /*
+     * Type changes and deletions: blocks authz's FOR SHARE read of the
+     * user's type and the KEY SHARE of its foreign keys, so no role,
+     * membership or grant for this user commits while identity judges
+     * the authz rows.
+     */
+    USER_LOCK_UPDATE,
+};
+
+/* Loads a user of org_id, locked as lock says; USER_NOT_FOUND when absent. */
 static rs_status
 load_user(rs_db_conn *conn, rs_arena *arena, const char *org_id, const char *user_id,
-          bool for_update, Roster__Identity__V1__User **out, struct rs_error *err)
+          enum user_lock lock, Roster__Identity__V1__User **out, struct rs_error *err)
 {
+    static const char *const sql[] = {
+        "SELECT " IDENTITY_USER_COLS " FROM identity.users u WHERE u.id = $1 "
+        "AND u.organization_id = $2",
+        "SELECT " IDENTITY_USER_COLS " FROM identity.users u WHERE u.id = $1 "
+        "AND u.organization_id = $2 FOR NO KEY UPDATE OF u",
+        "SELECT " IDENTITY_USER_COLS " FROM identity.users u WHERE u.id = $1 "
+        "AND u.organization_id = $2 FOR UPDATE OF u",
+    };
+    static const char *const stmt[] = {
+        "identity.user_get",
+        "identity.user_get_no_key_update",
+        "identity.user_get_update",
+    };
     const char *params[2] = { user_id, org_id };
     PGresult *res = NULL;
     rs_status rc;
 
-    rc = rs_db_query_arena(conn, arena, "identity.user_get",
-                           for_update ? "SELECT " IDENTITY_USER_COLS
-                                        " FROM identity.users u WHERE u.id = $1 "
-                                        "AND u.organization_id = $2 FOR NO KEY UPDATE"
-                                      : "SELECT " IDENTITY_USER_COLS
-                                        " FROM identity.users u WHERE u.id = $1 "
-                                        "AND u.organization_id = $2",
-                           2, params, &res, err);
+    rc = rs_db_query_arena(conn, arena, stmt[lock], sql[lock], 2, params, &res, err);
     if (rc != RS_OK)
         return rc;
     if (PQntuples(res) == 0) {
@@ -293,8 +311,8 @@ identity_get_user(struct rs_call *call, const ProtobufCMessage *msg, ProtobufCMe
     rc = identity_authorize(conn, call, req->organization_id, 0, &actor, err);
     if (rc != RS_OK)
         goto out;
-    rc = load_user(conn, rs_call_arena(call), req->organization_id, req->user_id, false,
-                   &user, err);
+    rc = load_user(conn, rs_call_arena(call), req->organization_id, req->user_id,
+                   USER_LOCK_NONE, &user, err);
     if (rc != RS_OK)
         goto out;
     *resp = &user->base;
@@ -310,7 +328,7 @@ identity_list_users(struct rs_call *call, const ProtobufCMessage *msg,
     const Roster__Identity__V1__ListUsersRequest *req = (const void *)msg;
     rs_arena *arena = rs_call_arena(call);
     Roster__Identity__V1__ListUsersResponse *out = NULL;
-    struct identity_page_key key;
+    struct rs_page_key key;
     struct identity_actor actor;
     const char *filter_parts[4];
     const char *params[7];
@@ -325,7 +343,7 @@ identity_list_users(struct rs_call *call, const ProtobufCMessage *msg,
     rc = identity_validate_id("organization_id", req->organization_id, err);
     if (rc != RS_OK)
         return rc;
-    rc = identity_page_size(req->page_size, &page_size, err);
+    rc = rs_page_size(req->page_size, &page_size, err);
     if (rc != RS_OK)
         return rc;
     if (req->user_type != 0) {
@@ -354,9 +372,9 @@ identity_list_users(struct rs_call *call, const ProtobufCMessage *msg,
     filter_parts[1] = params[1];
     filter_parts[2] = params[2];
     filter_parts[3] = req->keyword;
-    filter = identity_filter_hash("users", filter_parts, 4);
+    filter = rs_page_filter_hash("users", filter_parts, 4);
     if (req->page_token[0] != '\0') {
-        rc = identity_page_token_decode(req->page_token, filter, &key, err);
+        rc = rs_page_token_decode(req->page_token, filter, &key, err);
         if (rc != RS_OK)
             return rc;
         params[4] = identity_int_param(arena, key.created_us);
@@ -403,7 +421,7 @@ identity_list_users(struct rs_call *call, const ProtobufCMessage *msg,
         }
     }
     out->n_users = (size_t)n;
-    rc = identity_next_page_token(arena, res, page_size, 0, IDENTITY_USER_CREATED_COL,
+    rc = rs_page_next_token(arena, res, page_size, 0, IDENTITY_USER_CREATED_COL,
                                   filter, &out->next_page_token, err);
     if (rc != RS_OK)
         goto out;
@@ -437,7 +455,8 @@ update_user_tx(rs_db_conn *conn, void *arg, struct rs_error *err)
                             IDENTITY_LOCK_ORG | IDENTITY_NEED_ADMIN, &actor, err);
     if (rc != RS_OK)
         return rc;
-    rc = load_user(conn, arena, req->organization_id, req->user_id, true, &cur, err);
+    rc = load_user(conn, arena, req->organization_id, req->user_id,
+                   u->set_type ? USER_LOCK_UPDATE : USER_LOCK_NO_KEY_UPDATE, &cur, err);
     if (rc != RS_OK)
         return rc;
     new_type = u->set_type ? req->user_type : cur->user_type;
@@ -450,6 +469,10 @@ update_user_tx(rs_db_conn *conn, void *arg, struct rs_error *err)
         }
         rc = identity_check_seats(conn, arena, req->organization_id, new_type,
                                   cur->user_type, err);
+        if (rc != RS_OK)
+            return rc;
+        rc = identity_authz_type_change(conn, arena, req->organization_id, req->user_id,
+                                        new_type, req->demote_conflicts, err);
         if (rc != RS_OK)
             return rc;
     }
@@ -573,7 +596,8 @@ user_state_tx(rs_db_conn *conn, void *arg, struct rs_error *err)
     rc = identity_authorize(conn, s->call, s->org_id, IDENTITY_NEED_ADMIN, &actor, err);
     if (rc != RS_OK)
         return rc;
-    rc = load_user(conn, arena, s->org_id, s->user_id, true, &cur, err);
+    rc = load_user(conn, arena, s->org_id, s->user_id,
+                   s->action == 2 ? USER_LOCK_UPDATE : USER_LOCK_NO_KEY_UPDATE, &cur, err);
     if (rc != RS_OK)
         return rc;
     if (s->action == 2) {
@@ -583,7 +607,13 @@ user_state_tx(rs_db_conn *conn, void *arg, struct rs_error *err)
         if (cur->is_owner)
             return rs_error_set(err, RS_EPRECOND, "CANNOT_DELETE_OWNER",
                                 "cannot delete the organization owner");
-        /* Group memberships and external identities go with the row (ON DELETE CASCADE). */
+        rc = identity_authz_check_deletable(conn, arena, s->org_id, s->user_id, err);
+        if (rc != RS_OK)
+            return rc;
+        /*
+         * Group memberships, external identities and the user's authz roles,
+         * memberships and grants go with the row (ON DELETE CASCADE).
+         */
         return rs_db_query_arena(conn, arena, "identity.user_delete",
                                  "DELETE FROM identity.users WHERE id = $1", 1, params,
                                  NULL, err);

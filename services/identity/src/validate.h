@@ -1,8 +1,9 @@
 /*
  * services/identity/src/validate.h
  *    Input rules of the identity service that need no database: text
- *    fields, enums, page sizes and page tokens. Every check fills err with
- *    INVALID_ARGUMENT, a stable reason and a "field" meta entry.
+ *    fields and enums (page sizes and tokens are in roster/page.h). Every
+ *    check fills err with INVALID_ARGUMENT, a stable reason and a "field"
+ *    meta entry.
  */
 #ifndef IDENTITY_VALIDATE_H
 #define IDENTITY_VALIDATE_H
@@ -13,6 +14,7 @@
 
 #include <protobuf-c/protobuf-c.h>
 
+#include "roster/page.h"
 #include "roster/status.h"
 
 #define IDENTITY_NICKNAME_MAX 50    /* code points */
@@ -23,10 +25,7 @@
 #define IDENTITY_EXTERNAL_ID_MAX 64 /* code points */
 #define IDENTITY_KEYWORD_MAX 50     /* code points, as long as a nickname */
 #define IDENTITY_EMAIL_MAX 254      /* bytes */
-#define IDENTITY_PAGE_SIZE_DEFAULT 50
-#define IDENTITY_PAGE_SIZE_MAX 1000
 #define IDENTITY_BATCH_MAX 1000
-#define IDENTITY_PAGE_TOKEN_MAX 256 /* bytes of the encoded token */
 
 /* Requires a 32-hex id in value; INVALID_ID (meta field) otherwise. */
 RS_MUSTCHECK rs_status identity_validate_id(const char *field, const char *value,
@@ -67,39 +66,6 @@ RS_MUSTCHECK rs_status identity_validate_user_type(const char *field, int value,
 
 /* platform must be 1, 2 or 3. PLATFORM_INVALID. */
 RS_MUSTCHECK rs_status identity_validate_platform(const char *field, int value,
-                                                  struct rs_error *err);
-
-/* Maps page_size 0 to 50 and accepts 1..1000; PAGE_SIZE_INVALID otherwise. */
-RS_MUSTCHECK rs_status identity_page_size(int32_t requested, int *out, struct rs_error *err);
-
-/* Position after the last row of a page: rows are ordered by (created_us, id). */
-struct identity_page_key {
-    int64_t created_us;
-    char id[33];
-};
-
-/*
- * Hashes the listing kind and its filter values (FNV-1a, 64 bits), so a
- * token only continues the listing it came from. parts may hold NULLs.
- */
-uint64_t identity_filter_hash(const char *kind, const char *const *parts, size_t n_parts);
-
-/*
- * Encodes key, bound to filter, as an opaque base64url token into out.
- * The token carries a checksum, so edited tokens are rejected. It is not
- * signed, because it only selects a position inside a listing the caller
- * may read anyway. RS_ERANGE if out_size is too small.
- */
-RS_MUSTCHECK rs_status identity_page_token_encode(uint64_t filter,
-                                                  const struct identity_page_key *key,
-                                                  char *out, size_t out_size);
-
-/*
- * Decodes a token made by identity_page_token_encode for the same filter.
- * Malformed, edited or other-filter tokens: PAGE_TOKEN_INVALID.
- */
-RS_MUSTCHECK rs_status identity_page_token_decode(const char *token, uint64_t filter,
-                                                  struct identity_page_key *out,
                                                   struct rs_error *err);
 
 #endif /* IDENTITY_VALIDATE_H */

@@ -1,6 +1,6 @@
 /*
  * services/identity/tests/test_validate.c
- *    Unit tests of the identity input rules and page tokens.
+ *    Unit tests of the identity input rules.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -188,83 +188,6 @@ test_id_and_enums(void **state)
                         "PLATFORM_INVALID");
 }
 
-static void
-test_page_size(void **state)
-{
-    struct rs_error err;
-    int size = 0;
-
-    (void)state;
-    assert_string_equal(REASON(identity_page_size(0, &size, &err)), "");
-    assert_int_equal(size, 50);
-    assert_string_equal(REASON(identity_page_size(1000, &size, &err)), "");
-    assert_int_equal(size, 1000);
-    assert_string_equal(REASON(identity_page_size(1001, &size, &err)), "PAGE_SIZE_INVALID");
-    assert_string_equal(REASON(identity_page_size(-1, &size, &err)), "PAGE_SIZE_INVALID");
-}
-
-static void
-test_page_token_round_trip(void **state)
-{
-    struct identity_page_key key = { 1764871234567890LL, "0123456789abcdef0123456789abcdef" };
-    struct identity_page_key got;
-    const char *parts[2] = { "org", NULL };
-    uint64_t filter = identity_filter_hash("users", parts, 2);
-    struct rs_error err;
-    char token[IDENTITY_PAGE_TOKEN_MAX + 1];
-
-    (void)state;
-    assert_int_equal(identity_page_token_encode(filter, &key, token, sizeof(token)), RS_OK);
-    /* base64url: no padding, no '+' or '/'. */
-    assert_null(strpbrk(token, "+/="));
-    memset(&got, 0, sizeof(got));
-    assert_string_equal(REASON(identity_page_token_decode(token, filter, &got, &err)), "");
-    assert_true(got.created_us == key.created_us);
-    assert_string_equal(got.id, key.id);
-}
-
-static void
-test_page_token_rejects_tamper(void **state)
-{
-    struct identity_page_key key = { 1764871234567890LL, "0123456789abcdef0123456789abcdef" };
-    struct identity_page_key got;
-    const char *parts[2] = { "org", "kw" };
-    const char *other_parts[2] = { "org", "kx" };
-    uint64_t filter = identity_filter_hash("users", parts, 2);
-    uint64_t other = identity_filter_hash("users", other_parts, 2);
-    struct rs_error err;
-    char token[IDENTITY_PAGE_TOKEN_MAX + 1];
-    char edited[IDENTITY_PAGE_TOKEN_MAX + 1];
-    size_t i;
-
-    (void)state;
-    assert_int_equal(identity_page_token_encode(filter, &key, token, sizeof(token)), RS_OK);
-    /* Another filter, another listing kind, garbage and empty-ish input. */
-    assert_string_equal(REASON(identity_page_token_decode(token, other, &got, &err)),
-                        "PAGE_TOKEN_INVALID");
-    assert_string_equal(REASON(identity_page_token_decode(
-                            token, identity_filter_hash("groups", parts, 2), &got, &err)),
-                        "PAGE_TOKEN_INVALID");
-    assert_string_equal(REASON(identity_page_token_decode("not a token!", filter, &got, &err)),
-                        "PAGE_TOKEN_INVALID");
-    assert_string_equal(REASON(identity_page_token_decode("AAAA", filter, &got, &err)),
-                        "PAGE_TOKEN_INVALID");
-    /* Changing any one character breaks the checksum or the encoding. */
-    for (i = 0; token[i] != '\0'; i++) {
-        strcpy(edited, token);
-        edited[i] = edited[i] == 'A' ? 'B' : 'A';
-        assert_string_equal(REASON(identity_page_token_decode(edited, filter, &got, &err)),
-                            "PAGE_TOKEN_INVALID");
-    }
-    /* Filter parts are separated, so ("ab", "") differs from ("a", "b"). */
-    {
-        const char *p1[2] = { "ab", "" };
-        const char *p2[2] = { "a", "b" };
-
-        assert_true(identity_filter_hash("users", p1, 2) != identity_filter_hash("users", p2, 2));
-    }
-}
-
 int
 main(void)
 {
@@ -277,9 +200,6 @@ main(void)
         cmocka_unit_test(test_email_rules),
         cmocka_unit_test(test_phone_rules),
         cmocka_unit_test(test_id_and_enums),
-        cmocka_unit_test(test_page_size),
-        cmocka_unit_test(test_page_token_round_trip),
-        cmocka_unit_test(test_page_token_rejects_tamper),
     };
 
     return cmocka_run_group_tests(tests, NULL, NULL);
