@@ -2,10 +2,10 @@
 
 Usage: gen_stubs.py PROTO_DIR OUT_DIR
 
-Only message modules are generated, with the system protoc, because it
-matches the installed protobuf runtime and grpc_tools' bundled protoc is too
-old for proto3 "optional". rosterlib.Stub builds the call stubs from the
-service descriptors.
+Only message modules are generated, with the system protoc, which matches
+the installed protobuf runtime (Debian's grpc_tools bundles an older protoc
+that rejects proto3 "optional"). rosterlib.Stub builds the call stubs from
+the service descriptors, so no *_pb2_grpc modules are needed.
 
 Roster's own contracts keep their names (roster.identity.v1.identity_pb2).
 gRPC's health and reflection contracts and google.rpc's status and error
@@ -33,7 +33,7 @@ EXTERNAL = [
     (GOOGLEAPIS_ROOT, "google/rpc/error_details.proto"),
 ]
 
-ROSTER = ["roster/identity/v1/identity.proto"]
+ROSTER = ["roster/identity/v1/identity.proto", "roster/authz/v1/authz.proto"]
 
 
 def run_protoc(include, out_dir, proto):

@@ -17,6 +17,7 @@ from google.protobuf import descriptor_pb2
 from rsext.google.rpc import error_details_pb2, status_pb2
 from rsext.grpc.health.v1 import health_pb2
 from roster.identity.v1 import identity_pb2 as pb
+from roster.authz.v1 import authz_pb2 as apb
 
 REPO = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
 IDENTITY = "roster.identity.v1.IdentityService"
@@ -57,6 +58,10 @@ class Stub:
 
 def identity_stub(channel):
     return Stub(channel, pb.DESCRIPTOR.services_by_name["IdentityService"])
+
+
+def authz_stub(channel):
+    return Stub(channel, apb.DESCRIPTOR.services_by_name["AuthzService"])
 
 
 def health_stub(channel):
@@ -176,7 +181,8 @@ def new_token():
 
 
 class Identity:
-    """One roster-identity process (serve) with its log file."""
+    """One service process (roster-identity or roster-authz serve) with its
+    log file."""
 
     def __init__(self, binary, env, log_path):
         self.binary = binary
@@ -211,8 +217,9 @@ class Identity:
             h = health_stub(ch)
             while time.monotonic() < deadline:
                 if self.proc is not None and self.proc.poll() is not None:
-                    raise AssertionError("roster-identity exited with %d:\n%s"
-                                         % (self.proc.returncode, self.read_log()))
+                    raise AssertionError("%s exited with %d:\n%s"
+                                         % (os.path.basename(self.binary),
+                                            self.proc.returncode, self.read_log()))
                 try:
                     r = h.Check(health_pb2.HealthCheckRequest(), timeout=2)
                     last = r.status
@@ -244,7 +251,8 @@ class Identity:
         except subprocess.TimeoutExpired:
             self.proc.kill()
             self.proc.wait()
-            raise AssertionError("roster-identity ignored SIGTERM for %ss" % timeout)
+            raise AssertionError("%s ignored SIGTERM for %ss"
+                                 % (os.path.basename(self.binary), timeout))
         finally:
             self.log.close()
 
@@ -269,10 +277,30 @@ def identity_env(conninfo, tokens_file, port=None, **extra):
     return env
 
 
-def migrate(binary, conninfo, check=True):
+def authz_binary():
+    """The roster-authz binary from ROSTER_AUTHZ_BIN, or None."""
+    binary = os.environ.get("ROSTER_AUTHZ_BIN")
+    if binary and os.access(binary, os.X_OK):
+        return binary
+    return None
+
+
+def migrate(binary, conninfo, check=True, with_authz=True):
+    """Runs binary migrate, then roster-authz migrate unless with_authz is
+    false. identity calls authz's SQL functions and is SERVING only with
+    both schemas, and authz migrates second. Returns the first failure,
+    else binary's result."""
     env = dict(os.environ, ROSTER_DATABASE_URL=conninfo, ROSTER_LOG_LEVEL="info")
-    return subprocess.run([binary, "migrate"], env=env, check=check,
-                          capture_output=True, text=True, timeout=120)
+    res = subprocess.run([binary, "migrate"], env=env, check=check,
+                         capture_output=True, text=True, timeout=120)
+    authz = authz_binary()
+    if (with_authz and res.returncode == 0 and authz is not None
+            and os.path.realpath(authz) != os.path.realpath(binary)):
+        res2 = subprocess.run([authz, "migrate"], env=env, check=check,
+                              capture_output=True, text=True, timeout=120)
+        if res2.returncode != 0:
+            return res2
+    return res
 
 
 def pg_tmp(*args):
