@@ -67,6 +67,9 @@ def test_register_rules(ctx, az):
     moved = apb.Resource(type=dash.type, id=dash.id, workspace_id=ws2)
     w.refused("RegisterResource", apb.RegisterResourceRequest(
         organization_id=w.org_id, resource=moved), PRECOND, "RESOURCE_IN_OTHER_WORKSPACE")
+    # A grant naming another workspace for a registered work is refused the same way.
+    w.refused("Grant", w.grant_req(moved, apb.SUBJECT_TYPE_USER, viewer, al.VIEW),
+              PRECOND, "RESOURCE_IN_OTHER_WORKSPACE")
     unknown = apb.Resource(type="report", id="never-registered")
     w.refused("Grant", w.grant_req(unknown, apb.SUBJECT_TYPE_USER, viewer, al.VIEW),
               grpc.StatusCode.NOT_FOUND, "RESOURCE_NOT_FOUND")

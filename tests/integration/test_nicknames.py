@@ -68,7 +68,13 @@ def test_nickname_lengths(ctx, org):
              ("x" * 10240, "NICKNAME_TOO_LONG"),
              ("", "NICKNAME_INVALID"),
              ("   ", "NICKNAME_INVALID"),
-             ("tab\there", "NICKNAME_INVALID")]
+             ("tab\there", "NICKNAME_INVALID"),
+             ("\u200b", "NICKNAME_INVALID"),            # zero-width space only
+             ("\u202eevil\u202c", "NICKNAME_INVALID"),   # bidirectional override
+             ("\ufeffbom", "NICKNAME_INVALID"),          # byte-order mark
+             ("\uffff", "NICKNAME_INVALID"),             # noncharacter
+             (" lead", "NICKNAME_INVALID"),
+             ("trail\u3000", "NICKNAME_INVALID")]
     for bad, reason in cases:
         ctx.refused("CreateUser", pb.CreateUserRequest(
             organization_id=o.organization_id, nickname=bad,

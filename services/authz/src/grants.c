@@ -209,10 +209,20 @@ grant_body(rs_db_conn *conn, void *arg, struct rs_error *err)
         return rc;
     registered = PQntuples(res) > 0;
     if (registered) {
+        const char *given = ws_id;
+
         ws_id = authz_col_str(o->call, res, 0, 0);
         owner = authz_col_str(o->call, res, 0, 1);
         if (ws_id == NULL || owner == NULL)
             return authz_nomem(err);
+        /* As RegisterResource: a work never moves between workspaces. */
+        if (given[0] != '\0' && strcmp(given, ws_id) != 0) {
+            rs_error_set(err, RS_EPRECOND, "RESOURCE_IN_OTHER_WORKSPACE",
+                         "%s \"%s\" is registered in another workspace", r->resource->type,
+                         r->resource->id);
+            rs_error_meta(err, "field", "resource.workspace_id");
+            return RS_EPRECOND;
+        }
     } else if (ws_id[0] == '\0') {
         rs_error_set(err, RS_ENOTFOUND, "RESOURCE_NOT_FOUND",
                      "%s \"%s\" is not registered; pass resource.workspace_id to register it",

@@ -67,6 +67,57 @@ is_space(uint32_t cp)
            cp == 0xFEFF;
 }
 
+/*
+ * Invisible format characters that let two nicknames look alike or reorder
+ * what a reader sees: zero-width space, word joiners, bidirectional
+ * controls, the byte-order mark, soft hyphen, and Unicode noncharacters.
+ * Zero-width (non-)joiners and variation selectors stay allowed, because
+ * emoji sequences and Persian or Indic scripts need them.
+ */
+static bool
+is_invisible(uint32_t cp)
+{
+    return cp == 0x00AD || cp == 0x061C || cp == 0x180E || cp == 0x200B || cp == 0x200E ||
+           cp == 0x200F || (cp >= 0x202A && cp <= 0x202E) || (cp >= 0x2060 && cp <= 0x206F) ||
+           cp == 0xFEFF || (cp >= 0xFFF9 && cp <= 0xFFFB) || (cp >= 0xFDD0 && cp <= 0xFDEF) ||
+           (cp & 0xFFFE) == 0xFFFE;
+}
+
+bool
+identity_text_has_invisible(const char *s, size_t len)
+{
+    const unsigned char *p = (const unsigned char *)s;
+    uint32_t cp;
+
+    while (len > 0) {
+        size_t n = utf8_decode(p, len, &cp);
+
+        if (is_invisible(cp))
+            return true;
+        p += n;
+        len -= n;
+    }
+    return false;
+}
+
+/* Returns true if s starts or ends with a white-space code point. */
+static bool
+has_outer_space(const char *s, size_t len)
+{
+    const unsigned char *p = (const unsigned char *)s;
+    size_t start = len;
+    uint32_t cp;
+
+    utf8_decode(p, len, &cp);
+    if (is_space(cp))
+        return true;
+    /* Step back over continuation bytes to the last code point. */
+    while (start > 0 && (start == len || (p[start] & 0xC0) == 0x80))
+        start--;
+    utf8_decode(p + start, len - start, &cp);
+    return is_space(cp);
+}
+
 bool
 identity_text_is_blank(const char *s, size_t len)
 {
@@ -133,6 +184,12 @@ identity_validate_nickname(const char *value, struct rs_error *err)
     if (identity_text_is_blank(value, len))
         return invalid(err, "NICKNAME_INVALID", "nickname", "%s must not be blank",
                        "nickname");
+    if (identity_text_has_invisible(value, len))
+        return invalid(err, "NICKNAME_INVALID", "nickname",
+                       "%s must not contain invisible format characters", "nickname");
+    if (has_outer_space(value, len))
+        return invalid(err, "NICKNAME_INVALID", "nickname",
+                       "%s must not start or end with white space", "nickname");
     return RS_OK;
 }
 

@@ -32,7 +32,6 @@ test_nickname_accepts_unicode(void **state)
                                                           &err)),
                         "");
     assert_string_equal(REASON(identity_validate_nickname("100% _under_", &err)), "");
-    assert_string_equal(REASON(identity_validate_nickname(" padded ", &err)), "");
 }
 
 static void
@@ -54,6 +53,35 @@ test_nickname_rejects_empty_blank_control(void **state)
                         "NICKNAME_INVALID");
     assert_string_equal(err.meta_key[0], "field");
     assert_string_equal(err.meta_value[0], "nickname");
+}
+
+static void
+test_nickname_rejects_invisible_and_outer_space(void **state)
+{
+    static const char *const bad[] = {
+        "\xe2\x80\x8b",              /* U+200B zero-width space alone */
+        "ab\xe2\x80\x8b",            /* U+200B inside */
+        "\xe2\x80\xae" "evil",       /* U+202E right-to-left override */
+        "\xef\xbb\xbf" "bom",        /* U+FEFF byte-order mark */
+        "x\xef\xbf\xbf",             /* U+FFFF noncharacter */
+        "soft\xc2\xad" "hyphen",      /* U+00AD soft hyphen */
+        " lead",
+        "trail ",
+        "\xe5\xbc\xa0\xe4\xbc\x9f\xe3\x80\x80", /* ends with U+3000 */
+    };
+    struct rs_error err;
+    size_t i;
+
+    (void)state;
+    for (i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
+        assert_string_equal(REASON(identity_validate_nickname(bad[i], &err)),
+                            "NICKNAME_INVALID");
+    /* A family emoji joined by U+200D and a heart with variation selector U+FE0F. */
+    assert_int_equal(identity_validate_nickname("\xf0\x9f\x91\xa8\xe2\x80\x8d\xf0\x9f\x91"
+                                                "\xa9 \xe2\x9d\xa4\xef\xb8\x8f",
+                                                &err),
+                     RS_OK);
+    assert_int_equal(identity_validate_nickname("\xe5\xbc\xa0 \xe4\xbc\x9f", &err), RS_OK);
 }
 
 static void
@@ -194,6 +222,7 @@ main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_nickname_accepts_unicode),
         cmocka_unit_test(test_nickname_rejects_empty_blank_control),
+        cmocka_unit_test(test_nickname_rejects_invisible_and_outer_space),
         cmocka_unit_test(test_nickname_rejects_bad_utf8),
         cmocka_unit_test(test_nickname_length_counts_code_points),
         cmocka_unit_test(test_nickname_10k_input),
