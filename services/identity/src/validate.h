@@ -61,7 +61,7 @@ RS_MUSTCHECK rs_status identity_validate_text(const char *field, const char *val
 bool identity_text_is_blank(const char *s, size_t len);
 
 /*
- * Returns true if valid UTF-8 s[0..len) holds an invisible format character
+ * Returns true if valid UTF-8 s[0..len) contains an invisible format character
  * (zero-width space, bidirectional control, byte-order mark ...) or a
  * Unicode noncharacter.
  */
