@@ -105,7 +105,7 @@ def test_list_allowed_resources_paged(ctx, az):
         if i % 3 != 0:
             w.grant(r, u, al.VIEW)
             want.add(r.id)
-    got, token, pages = [], "", 0
+    got, token, pages, first_token = [], "", 0, ""
     while True:
         page = w.call("ListAllowedResources", apb.ListAllowedResourcesRequest(
             organization_id=w.org_id, user_id=u, resource_type="dashboard",
@@ -116,7 +116,15 @@ def test_list_allowed_resources_paged(ctx, az):
         token = page.next_page_token
         if not token:
             break
+        first_token = first_token or token
     assert len(got) == len(set(got)), "duplicates"
+    # An edited token is refused, not read from another position.
+    for edited in (first_token[:-1], first_token + "A",
+                   first_token[:-2] + ("B" if first_token[-2] != "B" else "C") + first_token[-1]):
+        w.refused("ListAllowedResources", apb.ListAllowedResourcesRequest(
+            organization_id=w.org_id, user_id=u, resource_type="dashboard",
+            permission="view", page_size=7, page_token=edited, consistency=al.FRESH),
+            grpc.StatusCode.INVALID_ARGUMENT, "PAGE_TOKEN_INVALID")
     assert set(got) == want
     assert pages >= 3
     export = w.call("ListAllowedResources", apb.ListAllowedResourcesRequest(

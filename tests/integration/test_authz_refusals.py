@@ -98,3 +98,46 @@ def test_page_token_invalid(ctx, az):
     w.refused("ListWorkspaces", apb.ListWorkspacesRequest(
         organization_id=w.org_id, page_size=2, page_token=first.next_page_token),
         INVALID, "PAGE_TOKEN_INVALID")
+
+
+def test_group_admin_role_capped_by_type(ctx, az):
+    """Role 25 reached through a group makes only Developers workspace admins."""
+    w = al.World(ctx, az)
+    ws = w.workspace()
+    visitor = w.user(al.VISITOR)
+    analyst = w.user(al.ANALYST)
+    developer = w.user(al.DEV)
+    target = w.user(al.DEV)
+    g = w.group()
+    w.add_to_group(g, visitor, analyst, developer)
+    w.member(ws, g, 25, group=True)
+    for actor in (visitor, analyst):
+        w.refused("SetWorkspaceMember", w.member_req(ws, target, 25), DENIED,
+                  "NOT_WORKSPACE_ADMIN", actor=actor)
+        w.refused("UpdateWorkspace", apb.UpdateWorkspaceRequest(
+            organization_id=w.org_id, workspace_id=ws, name="taken over"), DENIED,
+            "NOT_WORKSPACE_ADMIN", actor=actor)
+    assert w.member(ws, target, 26, actor=developer).revision
+
+
+def test_reregister_cannot_take_ownership(ctx, az):
+    """A member with edit on the module cannot make itself a work's owner."""
+    w = al.World(ctx, az)
+    ws = w.workspace()
+    creator = w.user(al.DEV)
+    dev = w.user(al.DEV)
+    visitor = w.user(al.VISITOR)
+    w.member(ws, creator, 26)
+    w.member(ws, dev, 26)
+    dash = w.resource(ws, "dashboard")
+    assert w.register(dash, owner=creator, actor=creator).revision
+    for owner in (dev, ""):
+        w.refused("RegisterResource", apb.RegisterResourceRequest(
+            organization_id=w.org_id, resource=dash, owner_user_id=owner), DENIED,
+            "NOT_ALLOWED_TO_CHANGE_OWNER", actor=dev)
+    w.refused("RegisterResource", apb.RegisterResourceRequest(
+        organization_id=w.org_id, resource=dash, owner_user_id=visitor), PRECOND,
+        "RESOURCE_OWNER_NOT_ALLOWED", actor=creator)
+    # The current owner and the organisation's administrator may hand it on.
+    assert w.register(dash, owner=dev, actor=creator).revision
+    assert w.register(dash, owner=creator).revision

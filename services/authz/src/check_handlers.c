@@ -402,38 +402,61 @@ list_filter_hash(const Roster__Authz__V1__ListAllowedResourcesRequest *req, cons
     return snap_hash_str(buf);
 }
 
+/*
+ * A token is base64url of "<filter hash>:<last resource id>|<checksum>",
+ * where the checksum hashes everything before the '|'. Like the other
+ * listings' tokens it is checksummed, not signed: edits are rejected, but
+ * it only selects a position inside a listing the caller may read anyway.
+ */
 static rs_status
 list_token_parse(const char *token, uint64_t filter, char *after, size_t after_size,
                  struct rs_error *err)
 {
     unsigned char raw[256];
     char expect[18];
+    char sum[18];
     size_t len;
+    size_t body;
 
     after[0] = '\0';
     if (token[0] == '\0')
         return RS_OK;
     snprintf(expect, sizeof(expect), "%016" PRIx64 ":", filter);
-    if (rs_base64url_decode(token, raw, sizeof(raw) - 1, &len) != RS_OK || len < 17 ||
-        memcmp(raw, expect, 17) != 0 || len - 17 >= after_size)
-        return rs_error_set(err, RS_EINVAL, "PAGE_TOKEN_INVALID",
-                            "invalid page_token: pass the token of the previous page with the "
-                            "same filter");
-    memcpy(after, raw + 17, len - 17);
-    after[len - 17] = '\0';
+    if (rs_base64url_decode(token, raw, sizeof(raw) - 1, &len) != RS_OK || len < 17 + 17)
+        goto invalid;
+    raw[len] = '\0';
+    body = len - 17;
+    if (raw[body] != '|' || memcmp(raw, expect, 17) != 0 || body - 17 >= after_size)
+        goto invalid;
+    raw[body] = '\0';
+    snprintf(sum, sizeof(sum), "%016" PRIx64, snap_hash_str((const char *)raw));
+    if (memcmp(raw + body + 1, sum, 16) != 0)
+        goto invalid;
+    memcpy(after, raw + 17, body - 17);
+    after[body - 17] = '\0';
     return RS_OK;
+invalid:
+    return rs_error_set(err, RS_EINVAL, "PAGE_TOKEN_INVALID",
+                        "invalid page_token: pass the token of the previous page with the "
+                        "same filter");
 }
 
 static char *
 list_token_make(rs_arena *arena, uint64_t filter, const char *last_id)
 {
-    char raw[200];
+    char raw[220];
     char *token;
     int n = snprintf(raw, sizeof(raw), "%016" PRIx64 ":%s", filter, last_id);
-    size_t size = (size_t)n * 4 / 3 + 4;
+    int m;
+    size_t size;
 
-    if (n < 0 || (size_t)n >= sizeof(raw))
+    if (n < 0 || (size_t)n + 18 >= sizeof(raw))
         return NULL;
+    m = snprintf(raw + n, sizeof(raw) - (size_t)n, "|%016" PRIx64, snap_hash_str(raw));
+    if (m != 17)
+        return NULL;
+    n += m;
+    size = (size_t)n * 4 / 3 + 4;
     token = rs_arena_alloc(arena, size);
     if (token == NULL ||
         rs_base64url_encode((const unsigned char *)raw, (size_t)n, token, size) != RS_OK)

@@ -57,6 +57,7 @@ may_manage(rs_db_conn *conn, struct rs_call *call, const struct authz_actor *act
     const char *params[2] = { actor->user_id, workspace_id };
     struct authz_ws_perms perms;
     PGresult *res = NULL;
+    enum authz_module module;
     int64_t ids[64];
     size_t n = 0;
     int i;
@@ -80,8 +81,14 @@ may_manage(rs_db_conn *conn, struct rs_call *call, const struct authz_actor *act
     rc = authz_ws_roles_resolve(conn, call, actor->org_id, ids, n, &perms, err);
     if (rc != RS_OK)
         return rc;
-    *out = authz_ws_role_allows(&perms, (enum authz_module)authz_resource_module(type),
-                                AUTHZ_ACT_EDIT);
+    module = (enum authz_module)authz_resource_module(type);
+    /* Roles reached through a group are capped by the actor's type, as in Check. */
+    if (actor->user_type == AUTHZ_USER_VISITOR)
+        return RS_OK;
+    if (actor->user_type == AUTHZ_USER_ANALYST &&
+        !authz_ws_role_allows(&authz_ws_preset_find(27)->perms, module, AUTHZ_ACT_EDIT))
+        return RS_OK;
+    *out = authz_ws_role_allows(&perms, module, AUTHZ_ACT_EDIT);
     return RS_OK;
 }
 
@@ -104,6 +111,42 @@ not_allowed(const struct authz_actor *actor, const char *ws_id, struct rs_error 
     return RS_EPERM;
 }
 
+/*
+ * Registering a work again may change its owner only when the actor is its
+ * current owner or administers the workspace; anyone else with edit on the
+ * module could otherwise take the work over and grant on it.
+ */
+static rs_status
+check_owner_change(rs_db_conn *conn, const struct resource_op *o,
+                   const struct authz_actor *actor, struct rs_error *err)
+{
+    const Roster__Authz__V1__Resource *r = o->res_msg;
+    const char *params[3] = { o->org_id, r->type, r->id };
+    PGresult *res = NULL;
+    const char *current;
+    bool admin = false;
+    rs_status rc;
+
+    rc = authz_query(conn, o->call, "authz.resource_owner",
+                     "SELECT coalesce(owner_user_id, '') FROM authz.resources "
+                     "WHERE organization_id = $1 AND resource_type = $2 AND resource_id = $3 "
+                     "FOR UPDATE",
+                     3, params, &res, err);
+    if (rc != RS_OK || PQntuples(res) == 0)
+        return rc;
+    current = PQgetvalue(res, 0, 0);
+    if (strcmp(current, o->owner_id) == 0 || strcmp(current, actor->user_id) == 0)
+        return RS_OK;
+    rc = authz_is_workspace_admin(conn, o->call, actor, r->workspace_id, &admin, err);
+    if (rc != RS_OK || admin)
+        return rc;
+    rs_error_set(err, RS_EPERM, "NOT_ALLOWED_TO_CHANGE_OWNER",
+                 "acting user \"%s\" may not change the owner of %s \"%s\": needs its owner "
+                 "or a workspace administrator", actor->user_id, r->type, r->id);
+    rs_error_meta(err, "workspace_id", r->workspace_id);
+    return RS_EPERM;
+}
+
 static rs_status
 register_body(rs_db_conn *conn, void *arg, struct rs_error *err)
 {
@@ -114,6 +157,7 @@ register_body(rs_db_conn *conn, void *arg, struct rs_error *err)
                               o->owner_id[0] != '\0' ? o->owner_id : NULL };
     PGresult *res = NULL;
     bool ok = false;
+    bool enabled = false;
     int type = 0;
     rs_status rc;
 
@@ -127,10 +171,21 @@ register_body(rs_db_conn *conn, void *arg, struct rs_error *err)
     if (!ok)
         return not_allowed(&actor, r->workspace_id, err);
     if (o->owner_id[0] != '\0') {
-        rc = authz_user_type(conn, o->call, o->org_id, o->owner_id, &type, NULL, err);
+        rc = authz_user_type(conn, o->call, o->org_id, o->owner_id, &type, &enabled, err);
         if (rc != RS_OK)
             return rc;
+        /* An owner may edit and grant, which a Visitor's ceiling never allows. */
+        if (type == AUTHZ_USER_VISITOR || !enabled) {
+            rs_error_set(err, RS_EPRECOND, "RESOURCE_OWNER_NOT_ALLOWED",
+                         "user \"%s\" cannot own a work: owners must be enabled Developers "
+                         "or Analysts", o->owner_id);
+            rs_error_meta(err, "owner_user_id", o->owner_id);
+            return RS_EPRECOND;
+        }
     }
+    rc = check_owner_change(conn, o, &actor, err);
+    if (rc != RS_OK)
+        return rc;
     /* Registering again sets the owner; a work never moves between workspaces. */
     rc = authz_query(conn, o->call, "authz.resource_upsert",
                      "INSERT INTO authz.resources AS r (organization_id, resource_type, "

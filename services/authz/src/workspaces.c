@@ -169,6 +169,13 @@ authz_is_workspace_admin(rs_db_conn *conn, struct rs_call *call,
     *out = actor->org_admin;
     if (*out)
         return RS_OK;
+    /*
+     * Only a Developer may hold Workspace Admin (25). The cap also applies
+     * to a role reached through a group, which is not checked when the group
+     * is made a member.
+     */
+    if (actor->user_type != AUTHZ_USER_DEVELOPER)
+        return RS_OK;
     rc = authz_query(conn, call, "authz.ws_admin",
                      AUTHZ_USER_GROUPS_CTE
                      "SELECT 1 FROM authz.workspace_members m WHERE m.workspace_id = $2 "
