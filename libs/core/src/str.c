@@ -110,6 +110,18 @@ rs_utf8_has_control(const char *s, size_t len)
     return false;
 }
 
+int
+rs_hex_value(char c)
+{
+    if (c >= '0' && c <= '9')
+        return c - '0';
+    if (c >= 'a' && c <= 'f')
+        return c - 'a' + 10;
+    if (c >= 'A' && c <= 'F')
+        return c - 'A' + 10;
+    return -1;
+}
+
 void
 rs_id_new(char out[RS_ID_LEN + 1])
 {

@@ -83,6 +83,18 @@ id_new_is_valid_and_unique(void **state)
 }
 
 static void
+hex_value_both_cases(void **state)
+{
+    RS_UNUSED(state);
+    assert_int_equal(rs_hex_value('0'), 0);
+    assert_int_equal(rs_hex_value('9'), 9);
+    assert_int_equal(rs_hex_value('a'), 10);
+    assert_int_equal(rs_hex_value('F'), 15);
+    assert_int_equal(rs_hex_value('g'), -1);
+    assert_int_equal(rs_hex_value('%'), -1);
+}
+
+static void
 base64url_round_trips(void **state)
 {
     unsigned char in[64];
@@ -130,6 +142,7 @@ main(void)
         cmocka_unit_test(utf8_finds_control_characters),
         cmocka_unit_test(utf8_trim_partial_cuts_incomplete_tail),
         cmocka_unit_test(id_new_is_valid_and_unique),
+        cmocka_unit_test(hex_value_both_cases),
         cmocka_unit_test(base64url_round_trips),
         cmocka_unit_test(base64url_rejects_garbage),
     };

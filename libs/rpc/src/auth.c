@@ -52,18 +52,6 @@ rs_rpc_token_hash(const char *token, char out[72])
     return RS_OK;
 }
 
-static int
-hex_value(char c)
-{
-    if (c >= '0' && c <= '9')
-        return c - '0';
-    if (c >= 'a' && c <= 'f')
-        return c - 'a' + 10;
-    if (c >= 'A' && c <= 'F')
-        return c - 'A' + 10;
-    return -1;
-}
-
 static bool
 name_char(char c, bool scope)
 {
@@ -82,8 +70,8 @@ parse_hash(const char *text, unsigned char out[32])
         return false;
     text += TOKEN_PREFIX_LEN;
     for (i = 0; i < 32; i++) {
-        hi = hex_value(text[2 * i]);
-        lo = hex_value(text[2 * i + 1]);
+        hi = rs_hex_value(text[2 * i]);
+        lo = rs_hex_value(text[2 * i + 1]);
         if (hi < 0 || lo < 0)
             return false;
         out[i] = (unsigned char)(hi << 4 | lo);

@@ -11,6 +11,7 @@
 #include <string.h>
 
 #include "roster/alloc.h"
+#include "roster/str.h"
 
 /* Strings copied into a builder: offsets into one growing buffer. */
 struct strbuf {
@@ -305,18 +306,6 @@ snap_add_resource(struct snap_builder *b, const char *type, const char *id,
     return strbuf_add(&b->temp, owner_id, &r->owner);
 }
 
-static int
-hex_value(char c)
-{
-    if (c >= '0' && c <= '9')
-        return c - '0';
-    if (c >= 'a' && c <= 'f')
-        return c - 'a' + 10;
-    if (c >= 'A' && c <= 'F')
-        return c - 'A' + 10;
-    return -1;
-}
-
 rs_status
 snap_add_grant(struct snap_builder *b, const char *grant_id, const char *type,
                const char *resource_id, int subject_type, const char *subject_id, int level,
@@ -331,7 +320,7 @@ snap_add_grant(struct snap_builder *b, const char *grant_id, const char *type,
         return RS_OK;
     VEC_PUSH(b, grants, g);
     for (i = 0; i < 16 && grant_id[2 * i] != '\0' && grant_id[2 * i + 1] != '\0'; i++) {
-        int hi = hex_value(grant_id[2 * i]), lo = hex_value(grant_id[2 * i + 1]);
+        int hi = rs_hex_value(grant_id[2 * i]), lo = rs_hex_value(grant_id[2 * i + 1]);
 
         g->id[i] = (uint8_t)((hi < 0 ? 0 : hi) << 4 | (lo < 0 ? 0 : lo));
     }

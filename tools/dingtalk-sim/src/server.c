@@ -16,6 +16,7 @@
 
 #include "roster/alloc.h"
 #include "roster/log.h"
+#include "roster/str.h"
 
 #define MAX_BODY (64u * 1024 * 1024)
 
@@ -26,18 +27,6 @@ struct conn_ctx {
     bool too_big;
 };
 
-static int
-hexval(char c)
-{
-    if (c >= '0' && c <= '9')
-        return c - '0';
-    if (c >= 'a' && c <= 'f')
-        return c - 'a' + 10;
-    if (c >= 'A' && c <= 'F')
-        return c - 'A' + 10;
-    return -1;
-}
-
 /* Decodes %XX and '+' in place. */
 static void
 url_decode(char *s)
@@ -47,8 +36,8 @@ url_decode(char *s)
     for (; *s != '\0'; s++) {
         if (*s == '+') {
             *out++ = ' ';
-        } else if (*s == '%' && hexval(s[1]) >= 0 && hexval(s[2]) >= 0) {
-            *out++ = (char) (hexval(s[1]) * 16 + hexval(s[2]));
+        } else if (*s == '%' && rs_hex_value(s[1]) >= 0 && rs_hex_value(s[2]) >= 0) {
+            *out++ = (char) (rs_hex_value(s[1]) * 16 + rs_hex_value(s[2]));
             s += 2;
         } else {
             *out++ = *s;

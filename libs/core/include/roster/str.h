@@ -25,6 +25,9 @@ void rs_utf8_trim_partial(char *s);
 /* Returns true if s contains a C0 or C1 control character or DEL. */
 bool rs_utf8_has_control(const char *s, size_t len);
 
+/* Returns the value of hexadecimal digit c (either case), or -1. */
+int rs_hex_value(char c);
+
 #define RS_ID_LEN 32
 
 /* Writes a new random id (32 lower-case hex digits) and a NUL into out[33]. */
