@@ -69,8 +69,9 @@ is_space(uint32_t cp)
 
 /*
  * Invisible format characters make two nicknames look alike or reorder the
- * displayed text: zero-width space, word joiners, bidirectional controls,
- * the byte-order mark and the soft hyphen; noncharacters are refused too.
+ * displayed text. They are the zero-width space, word joiners, bidirectional
+ * controls, the byte-order mark and the soft hyphen. Noncharacters are
+ * rejected too.
  * Zero-width (non-)joiners and variation selectors stay allowed, because
  * emoji sequences and Persian or Indic scripts need them.
  */
