@@ -53,7 +53,8 @@ def test_levels_and_expiry(ctx, az):
     req = w.grant_req(res, USER, dev, al.EDIT, expire=False)
     req.expire_time.CopyFrom(al.expiry(hours=1))  # ignored: edit is permanent
     edit = w.call("Grant", req).grant
-    assert edit.level == al.EDIT and not edit.HasField("expire_time")
+    assert edit.level == al.EDIT
+    assert not edit.HasField("expire_time")
     assert w.check(dev, "edit", res) == (True, "GRANTED_BY_GRANT")
 
 
@@ -140,7 +141,8 @@ def test_list_by_resource_and_subject(ctx, az):
     subj = apb.Subject(type=USER, id=u)
     for size in (2, 0):
         got = [g.grant_id for g in list_grants(w, subject=subj, page_size=size)]
-        assert len(got) == len(set(got)) and set(got) == ids
+        assert len(got) == len(set(got))
+    assert set(got) == ids
     by_res = [g.grant_id for g in list_grants(w, resource=resources[0], page_size=2)]
     assert len(by_res) == len(set(by_res)) == 5
     assert set(by_res) - others == ids & set(by_res)

@@ -52,7 +52,9 @@ def test_create_by_org_admin_owner_developer(ctx, az):
     assert resp.revision
     ws = resp.workspace
     assert ws.owner_user_id == dev
-    assert ws.flags.allow_publish and ws.flags.allow_share and ws.flags.use_comment
+    assert ws.flags.allow_publish
+    assert ws.flags.allow_share
+    assert ws.flags.use_comment
     members = members_of(w, ws.workspace_id)
     assert [(m.principal_id, list(m.role_ids)) for m in members] == [(dev, [25])]
 
@@ -104,7 +106,8 @@ def test_group_members_no_type_caps(ctx, az):
     g = w.group()
     w.add_to_group(g, w.user(al.VISITOR))
     m = w.member(ws, g, 26, group=True).member
-    assert m.principal_type == apb.PRINCIPAL_TYPE_GROUP and list(m.role_ids) == [26]
+    assert m.principal_type == apb.PRINCIPAL_TYPE_GROUP
+    assert list(m.role_ids) == [26]
 
 
 def test_list_members_paged(ctx, az):

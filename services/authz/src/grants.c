@@ -1,8 +1,9 @@
 /*
  * services/authz/src/grants.c
- *    Work authorisations: given by organisation administrators, permission
- *    administrators, the work's workspace administrators or its owner;
- *    capped by the subject user's type; edit only for workspace members.
+ *    Work authorisations. Organisation administrators, permission
+ *    administrators, the work's workspace administrators and its owner may
+ *    grant. Levels are capped by the subject user's type, and edit is
+ *    granted only to workspace members.
  */
 #include "authz_int.h"
 

@@ -95,7 +95,7 @@ int authz_module_find(const char *name);
 /* The action bit named "edit", "use" or "list", or 0. */
 unsigned authz_action_find(const char *name);
 
-/* What a workspace role allows: action bits per module. */
+/* Permissions of a workspace role: action bits per module. */
 struct authz_ws_perms {
     uint8_t actions[AUTHZ_N_MODULES];
     bool manages_members; /* members.manage and others' works: preset 25 only */

@@ -113,8 +113,8 @@ not_allowed(const struct authz_actor *actor, const char *ws_id, struct rs_error 
 
 /*
  * Registering a work again may change its owner only when the actor is its
- * current owner or administers the workspace; anyone else with edit on the
- * module could otherwise take the work over and grant on it.
+ * current owner or administers the workspace. Otherwise anyone with edit on
+ * the module could take the work over and grant on it.
  */
 static rs_status
 check_owner_change(rs_db_conn *conn, const struct resource_op *o,

@@ -231,7 +231,6 @@ identity_list_external_identities(struct rs_call *call, const ProtobufCMessage *
     rs_db_conn *conn = NULL;
     PGresult *res = NULL;
     int n;
-    int i;
     rs_status rc;
 
     rc = identity_validate_id("organization_id", req->organization_id, err);
@@ -263,17 +262,10 @@ identity_list_external_identities(struct rs_call *call, const ProtobufCMessage *
         goto out;
     }
     roster__identity__v1__list_external_identities_response__init(out);
-    out->identities = rs_arena_alloc(arena, sizeof(*out->identities) * (size_t)(n > 0 ? n : 1));
+    out->identities = identity_externals_from_rows(arena, res, n);
     if (out->identities == NULL) {
         rc = identity_nomem(err);
         goto out;
-    }
-    for (i = 0; i < n; i++) {
-        out->identities[i] = identity_external_from_row(arena, res, i);
-        if (out->identities[i] == NULL) {
-            rc = identity_nomem(err);
-            goto out;
-        }
     }
     out->n_identities = (size_t)n;
     *resp = &out->base;

@@ -282,7 +282,6 @@ identity_list_user_groups(struct rs_call *call, const ProtobufCMessage *msg,
     uint64_t filter;
     int page_size;
     int n;
-    int i;
     rs_status rc;
 
     rc = identity_validate_id("organization_id", req->organization_id, err);
@@ -334,17 +333,10 @@ identity_list_user_groups(struct rs_call *call, const ProtobufCMessage *msg,
         goto out;
     }
     roster__identity__v1__list_user_groups_response__init(out);
-    out->groups = rs_arena_alloc(arena, sizeof(*out->groups) * (size_t)(n > 0 ? n : 1));
+    out->groups = identity_groups_from_rows(arena, res, n);
     if (out->groups == NULL) {
         rc = identity_nomem(err);
         goto out;
-    }
-    for (i = 0; i < n; i++) {
-        out->groups[i] = identity_group_from_row(arena, res, i);
-        if (out->groups[i] == NULL) {
-            rc = identity_nomem(err);
-            goto out;
-        }
     }
     out->n_groups = (size_t)n;
     rc = rs_page_next_token(arena, res, page_size, 0, IDENTITY_GROUP_CREATED_COL,

@@ -165,6 +165,19 @@ Roster__Identity__V1__ExternalIdentity *identity_external_from_row(rs_arena *are
                                                                    const PGresult *res,
                                                                    int row);
 
+/*
+ * Convert the first n rows of res into an array allocated from arena (at
+ * least one slot, so an empty page is not NULL). Return NULL when out of
+ * memory.
+ */
+Roster__Identity__V1__User **identity_users_from_rows(rs_arena *arena, const PGresult *res,
+                                                      int n);
+Roster__Identity__V1__UserGroup **identity_groups_from_rows(rs_arena *arena,
+                                                           const PGresult *res, int n);
+Roster__Identity__V1__ExternalIdentity **identity_externals_from_rows(rs_arena *arena,
+                                                                     const PGresult *res,
+                                                                     int n);
+
 /* Parses a bigint column; 0 for NULL. */
 int64_t identity_col_int64(const PGresult *res, int row, int col);
 

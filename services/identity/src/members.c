@@ -207,7 +207,6 @@ identity_list_user_group_members(struct rs_call *call, const ProtobufCMessage *m
     uint64_t filter = rs_page_filter_hash("members", filter_parts, 2);
     int page_size;
     int n;
-    int i;
     rs_status rc;
 
     rc = identity_validate_id("organization_id", req->organization_id, err);
@@ -246,14 +245,9 @@ identity_list_user_group_members(struct rs_call *call, const ProtobufCMessage *m
     if (out == NULL)
         goto nomem;
     roster__identity__v1__list_users_response__init(out);
-    out->users = rs_arena_alloc(arena, sizeof(*out->users) * (size_t)(n > 0 ? n : 1));
+    out->users = identity_users_from_rows(arena, res, n);
     if (out->users == NULL)
         goto nomem;
-    for (i = 0; i < n; i++) {
-        out->users[i] = identity_user_from_row(arena, res, i);
-        if (out->users[i] == NULL)
-            goto nomem;
-    }
     out->n_users = (size_t)n;
     rc = rs_page_next_token(arena, res, page_size, 0, IDENTITY_USER_CREATED_COL,
                                   filter, &out->next_page_token, err);
@@ -282,7 +276,6 @@ identity_list_groups_of_user(struct rs_call *call, const ProtobufCMessage *msg,
     uint64_t filter = rs_page_filter_hash("groups_of_user", filter_parts, 2);
     int page_size;
     int n;
-    int i;
     rs_status rc;
 
     rc = identity_validate_id("organization_id", req->organization_id, err);
@@ -333,14 +326,9 @@ identity_list_groups_of_user(struct rs_call *call, const ProtobufCMessage *msg,
     if (out == NULL)
         goto nomem;
     roster__identity__v1__list_user_groups_response__init(out);
-    out->groups = rs_arena_alloc(arena, sizeof(*out->groups) * (size_t)(n > 0 ? n : 1));
+    out->groups = identity_groups_from_rows(arena, res, n);
     if (out->groups == NULL)
         goto nomem;
-    for (i = 0; i < n; i++) {
-        out->groups[i] = identity_group_from_row(arena, res, i);
-        if (out->groups[i] == NULL)
-            goto nomem;
-    }
     out->n_groups = (size_t)n;
     rc = rs_page_next_token(arena, res, page_size, 0, IDENTITY_GROUP_CREATED_COL,
                                   filter, &out->next_page_token, err);

@@ -255,7 +255,7 @@ enum user_lock {
     USER_LOCK_UPDATE,
 };
 
-/* Loads a user of org_id, locked as lock says; USER_NOT_FOUND when absent. */
+/* Loads a user of org_id, locked as lock specifies; USER_NOT_FOUND when absent. */
 static rs_status
 load_user(rs_db_conn *conn, rs_arena *arena, const char *org_id, const char *user_id,
           enum user_lock lock, Roster__Identity__V1__User **out, struct rs_error *err)
@@ -337,7 +337,6 @@ identity_list_users(struct rs_call *call, const ProtobufCMessage *msg,
     uint64_t filter;
     int page_size;
     int n;
-    int i;
     rs_status rc;
 
     rc = identity_validate_id("organization_id", req->organization_id, err);
@@ -408,17 +407,10 @@ identity_list_users(struct rs_call *call, const ProtobufCMessage *msg,
         goto out;
     }
     roster__identity__v1__list_users_response__init(out);
-    out->users = rs_arena_alloc(arena, sizeof(*out->users) * (size_t)(n > 0 ? n : 1));
+    out->users = identity_users_from_rows(arena, res, n);
     if (out->users == NULL) {
         rc = identity_nomem(err);
         goto out;
-    }
-    for (i = 0; i < n; i++) {
-        out->users[i] = identity_user_from_row(arena, res, i);
-        if (out->users[i] == NULL) {
-            rc = identity_nomem(err);
-            goto out;
-        }
     }
     out->n_users = (size_t)n;
     rc = rs_page_next_token(arena, res, page_size, 0, IDENTITY_USER_CREATED_COL,

@@ -51,7 +51,7 @@ PGconn *rs_db_conn_pg(rs_db_conn *conn);
  * stmt names the statement in logs and errors, never the values. On success
  * *out (when out is non-NULL) is a result owned by the caller, PQclear it, or
  * pass an arena to have it cleared with the arena. Errors map through the
- * SQLSTATE table; err->sqlstate is set and err->detail holds the server text.
+ * SQLSTATE table; err->sqlstate is set and err->detail contains the server text.
  */
 RS_MUSTCHECK rs_status rs_db_query(rs_db_conn *conn, const char *stmt, const char *sql,
                                    int n_params, const char *const *params,
@@ -114,7 +114,7 @@ RS_MUSTCHECK rs_status rs_db_schema_version(rs_db_pool *pool, const char *schema
                                             int *version, struct rs_error *err);
 
 /*
- * Health probe: RS_OK when the database answers and schema is at least
+ * Health probe: RS_OK when the database responds and schema is at least
  * expected; RS_EUNAVAIL (DATABASE_UNAVAILABLE) or RS_EPRECOND
  * (SCHEMA_BEHIND) otherwise.
  */
