@@ -33,7 +33,8 @@ EXTERNAL = [
     (GOOGLEAPIS_ROOT, "google/rpc/error_details.proto"),
 ]
 
-ROSTER = ["roster/identity/v1/identity.proto", "roster/authz/v1/authz.proto"]
+ROSTER = ["roster/identity/v1/identity.proto", "roster/authz/v1/authz.proto",
+          "roster/sync/v1/sync.proto"]
 
 
 def run_protoc(include, out_dir, proto):

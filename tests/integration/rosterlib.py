@@ -4,6 +4,7 @@ refusal checks, throw-away databases and roster-identity processes."""
 import hashlib
 import os
 import secrets
+import shlex
 import signal
 import socket
 import subprocess
@@ -194,7 +195,10 @@ class Identity:
 
     def start(self):
         self.log = open(self.log_path, "ab")
-        self.proc = subprocess.Popen([self.binary, "serve"], env=self.env,
+        # ROSTER_TEST_WRAPPER runs the server under a tool, for example
+        # "valgrind --log-file=/tmp/vg.%p" (scripts/valgrind-integration).
+        wrapper = shlex.split(os.environ.get("ROSTER_TEST_WRAPPER", ""))
+        self.proc = subprocess.Popen(wrapper + [self.binary, "serve"], env=self.env,
                                      stdout=self.log, stderr=subprocess.STDOUT)
 
     def channel(self, credentials=None, options=None):

@@ -16,6 +16,7 @@
 
 /* Deeper nesting than any Roster contract; also bounds the recursion. */
 #define WIRE_MAX_DEPTH 32
+#define WIRE_MAX_FIELD 536870911u /* 2^29 - 1 */
 
 /* Reads a varint at *pos; returns false if it runs past len or is over 10 bytes. */
 static bool
@@ -71,6 +72,13 @@ check_message(const ProtobufCMessageDescriptor *desc, const uint8_t *data, size_
         return malformed(err, desc);
     while (pos < len) {
         if (!read_varint(data, len, &pos, &key))
+            return malformed(err, desc);
+        /*
+         * Field numbers are 1 to 2^29 - 1. protobuf-c 1.4.1 rejects field 0
+         * in a one-byte tag but keeps it as an unknown field when the tag is
+         * padded (0x80 0x00), so reject it here whatever its encoding.
+         */
+        if ((key >> 3) == 0 || (key >> 3) > WIRE_MAX_FIELD)
             return malformed(err, desc);
         switch (key & 7) {
         case 0: /* varint */

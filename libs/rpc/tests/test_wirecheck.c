@@ -125,6 +125,29 @@ wirecheck_skips_unknown_fields(void **state)
                      RS_OK);
 }
 
+static void
+wirecheck_rejects_field_zero(void **state)
+{
+    /* Field 0 as a varint, with a padded and with a one-byte tag. */
+    static const uint8_t padded[] = {0x80, 0x00, 0x7B};
+    static const uint8_t plain[] = {0x00, 0x7B};
+    /* Field 2^29, one past the largest field number. */
+    static const uint8_t too_big[] = {0x80, 0x80, 0x80, 0x80, 0x20, 0x01};
+    struct rs_error err;
+
+    RS_UNUSED(state);
+    assert_int_equal(rs_rpc__check_strings(&roster__identity__v1__create_user_request__descriptor,
+                                           padded, sizeof(padded), &err),
+                     RS_EINVAL);
+    assert_string_equal(err.reason, "MALFORMED_MESSAGE");
+    assert_int_equal(rs_rpc__check_strings(&roster__identity__v1__create_user_request__descriptor,
+                                           plain, sizeof(plain), &err),
+                     RS_EINVAL);
+    assert_int_equal(rs_rpc__check_strings(&roster__identity__v1__create_user_request__descriptor,
+                                           too_big, sizeof(too_big), &err),
+                     RS_EINVAL);
+}
+
 int
 main(void)
 {
@@ -135,6 +158,7 @@ main(void)
         cmocka_unit_test(wirecheck_rejects_nul_byte),
         cmocka_unit_test(wirecheck_rejects_truncated_input),
         cmocka_unit_test(wirecheck_skips_unknown_fields),
+        cmocka_unit_test(wirecheck_rejects_field_zero),
     };
 
     return cmocka_run_group_tests(tests, NULL, NULL);

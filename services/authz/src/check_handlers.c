@@ -493,7 +493,7 @@ authz_list_allowed_resources(struct rs_call *call, const ProtobufCMessage *msg,
     Roster__Authz__V1__ListAllowedResourcesResponse *out;
     struct question q;
     struct authz_question aq;
-    const char *subject;
+    const char *subject = NULL;
     char after[160];
     uint64_t filter;
     uint32_t i, ws = SNAP_NONE;

@@ -1,0 +1,259 @@
+/*
+ * services/sync/src/apply_support.c
+ *    Small helpers of the data plane: text buffers and array literals,
+ *    the source's settings, calls to identity and authz, nicknames.
+ */
+#include "dataplane.h"
+
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "roster/alloc.h"
+#include "roster/str.h"
+
+void
+sync_dp_buf_add(struct sync_dp_buf *b, const char *s, size_t n)
+{
+    char *p;
+    size_t cap;
+
+    if (b->oom)
+        return;
+    if (b->len + n + 1 > b->cap) {
+        cap = b->cap == 0 ? 256 : b->cap;
+        while (cap < b->len + n + 1)
+            cap *= 2;
+        p = rs_realloc(b->data, cap);
+        if (p == NULL) {
+            b->oom = true;
+            return;
+        }
+        b->data = p;
+        b->cap = cap;
+    }
+    memcpy(b->data + b->len, s, n);
+    b->len += n;
+    b->data[b->len] = '\0';
+}
+
+void
+sync_dp_buf_str(struct sync_dp_buf *b, const char *s)
+{
+    sync_dp_buf_add(b, s, strlen(s));
+}
+
+void
+sync_dp_buf_printf(struct sync_dp_buf *b, const char *fmt, ...)
+{
+    char small[256];
+    va_list ap;
+    int n;
+
+    va_start(ap, fmt);
+    n = vsnprintf(small, sizeof(small), fmt, ap);
+    va_end(ap);
+    if (n < 0) {
+        b->oom = true;
+        return;
+    }
+    if ((size_t)n < sizeof(small)) {
+        sync_dp_buf_add(b, small, (size_t)n);
+        return;
+    }
+    {
+        char *big = rs_malloc((size_t)n + 1);
+
+        if (big == NULL) {
+            b->oom = true;
+            return;
+        }
+        va_start(ap, fmt);
+        vsnprintf(big, (size_t)n + 1, fmt, ap);
+        va_end(ap);
+        sync_dp_buf_add(b, big, (size_t)n);
+        rs_free(big);
+    }
+}
+
+void
+sync_dp_buf_elem(struct sync_dp_buf *b, const char *s)
+{
+    const char *p;
+    const char *run;
+
+    if (b->len > 0 && b->data[b->len - 1] != '{')
+        sync_dp_buf_add(b, ",", 1);
+    if (s == NULL) {
+        sync_dp_buf_add(b, "NULL", 4);
+        return;
+    }
+    sync_dp_buf_add(b, "\"", 1);
+    run = s;
+    for (p = s; *p != '\0'; p++) {
+        if (*p == '"' || *p == '\\') {
+            sync_dp_buf_add(b, run, (size_t)(p - run));
+            sync_dp_buf_add(b, "\\", 1);
+            run = p;
+        }
+    }
+    sync_dp_buf_add(b, run, (size_t)(p - run));
+    sync_dp_buf_add(b, "\"", 1);
+}
+
+void
+sync_dp_buf_free(struct sync_dp_buf *b)
+{
+    RS_FREE(&b->data);
+    b->len = 0;
+    b->cap = 0;
+    b->oom = false;
+}
+
+rs_status
+sync_dp_nomem(struct rs_error *err)
+{
+    return rs_error_set(err, RS_ENOMEM, "OUT_OF_MEMORY", "out of memory");
+}
+
+char *
+sync_dp_int(rs_arena *arena, int64_t v)
+{
+    return rs_arena_printf(arena, "%lld", (long long)v);
+}
+
+rs_status
+sync_dp_check_id(const char *field, const char *value, struct rs_error *err)
+{
+    if (value != NULL && rs_id_valid(value))
+        return RS_OK;
+    rs_error_set(err, RS_EINVAL, "INVALID_ID",
+                 "invalid %s \"%s\": expected 32 lower-case hexadecimal digits", field,
+                 value != NULL ? value : "");
+    rs_error_meta(err, "field", field);
+    return RS_EINVAL;
+}
+
+rs_status
+sync_dp_acquire(struct sync_service *svc, rs_db_conn **out, struct rs_error *err)
+{
+    return rs_db_acquire(svc->pool, SYNC_DP_ACQUIRE_MS, out, err);
+}
+
+rs_status
+sync_dp_load_source(rs_db_conn *conn, const char *org_id, const char *source_id, bool lock,
+                    struct sync_dp_source *out, struct rs_error *err)
+{
+    const char *params[2] = { source_id, org_id };
+    PGresult *res = NULL;
+    rs_status rc;
+
+    memset(out, 0, sizeof(*out));
+    rc = sync_dp_check_id("source_id", source_id, err);
+    if (rc != RS_OK)
+        return rc;
+    rc = rs_db_query(conn, lock ? "sync.dp_source_lock" : "sync.dp_source",
+                     lock ? "SELECT platform, corp_id, nickname_suffix, structure_at IS NOT NULL "
+                            "FROM sync.sources WHERE id = $1 AND organization_id = $2 FOR SHARE"
+                          : "SELECT platform, corp_id, nickname_suffix, structure_at IS NOT NULL "
+                            "FROM sync.sources WHERE id = $1 AND organization_id = $2",
+                     2, params, &res, err);
+    if (rc != RS_OK)
+        return rc;
+    if (PQntuples(res) == 0) {
+        PQclear(res);
+        rs_error_set(err, RS_ENOTFOUND, "SOURCE_NOT_FOUND",
+                     "source \"%s\" not found in organization \"%s\"", source_id, org_id);
+        rs_error_meta(err, "source_id", source_id);
+        return RS_ENOTFOUND;
+    }
+    snprintf(out->source_id, sizeof(out->source_id), "%s", source_id);
+    snprintf(out->org_id, sizeof(out->org_id), "%s", org_id);
+    out->platform = atoi(PQgetvalue(res, 0, 0));
+    snprintf(out->corp_id, sizeof(out->corp_id), "%s", PQgetvalue(res, 0, 1));
+    out->nickname_suffix = atoi(PQgetvalue(res, 0, 2));
+    out->structure_loaded = PQgetvalue(res, 0, 3)[0] == 't';
+    PQclear(res);
+    return RS_OK;
+}
+
+rs_status
+sync_dp_call(struct sync_service *svc, bool to_authz, const char *operator_id,
+             const char *method, const ProtobufCMessage *req,
+             const ProtobufCMessageDescriptor *resp_desc, rs_arena *arena,
+             ProtobufCMessage **resp, struct rs_error *err)
+{
+    char path[160];
+
+    snprintf(path, sizeof(path), "/roster.%s.v1.%s/%s", to_authz ? "authz" : "identity",
+             to_authz ? "AuthzService" : "IdentityService", method);
+    return rs_rpc_client_call(to_authz ? svc->authz : svc->identity, path, req, resp_desc,
+                              rs_arena_pb_allocator(arena), operator_id,
+                              svc->settings.rpc_timeout_ms, resp, err);
+}
+
+/* Byte length of the first max_cp code points of s. */
+static size_t
+utf8_prefix(const char *s, size_t max_cp)
+{
+    const unsigned char *p = (const unsigned char *)s;
+    size_t n = 0;
+
+    while (*p != '\0' && n < max_cp) {
+        p++;
+        while ((*p & 0xC0) == 0x80)
+            p++;
+        n++;
+    }
+    return (size_t)((const char *)p - s);
+}
+
+void
+sync_dp_nickname(const char *base, const char *suffix, char *out, size_t out_size)
+{
+    size_t suffix_cp = 0;
+    size_t base_len;
+    size_t suffix_len = 0;
+    size_t room;
+
+    if (out_size == 0)
+        return;
+    if (suffix != NULL && suffix[0] != '\0') {
+        suffix_len = utf8_prefix(suffix, SYNC_DP_NICKNAME_MAX - 2);
+        suffix_cp = rs_utf8_length(suffix, suffix_len);
+    }
+    room = SYNC_DP_NICKNAME_MAX - (suffix_len > 0 ? suffix_cp + 1 : 0);
+    base_len = utf8_prefix(base, room);
+    /* A cut that ends in white space would read as a different name. */
+    while (suffix_len > 0 && base_len > 0 && (base[base_len - 1] == ' ' ||
+                                              base[base_len - 1] == '\t'))
+        base_len--;
+    if (base_len + suffix_len + 2 > out_size) {
+        out[0] = '\0';
+        return;
+    }
+    memcpy(out, base, base_len);
+    if (suffix_len > 0) {
+        out[base_len] = '-';
+        memcpy(out + base_len + 1, suffix, suffix_len);
+        out[base_len + 1 + suffix_len] = '\0';
+    } else {
+        out[base_len] = '\0';
+    }
+}
+
+void
+sync_dp_email_local(const char *email, char *out, size_t out_size)
+{
+    const char *at = strchr(email, '@');
+    size_t n;
+
+    if (out_size == 0)
+        return;
+    n = at != NULL ? (size_t)(at - email) : 0;
+    if (n >= out_size)
+        n = out_size - 1;
+    memcpy(out, email, n);
+    out[n] = '\0';
+}

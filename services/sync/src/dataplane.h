@@ -1,0 +1,197 @@
+/*
+ * services/sync/src/dataplane.h
+ *    Helpers shared by the data plane's files (structure.c tree.c apply*.c
+ *    nodes.c preview.c): parameter building, calls to identity and authz
+ *    on behalf of a run's operator, the source's settings, previews of
+ *    deletions and the nickname suffix rule.
+ */
+#ifndef SYNC_DATAPLANE_H
+#define SYNC_DATAPLANE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "sync_int.h"
+
+#define SYNC_DP_ACQUIRE_MS 5000
+#define SYNC_DP_NICKNAME_MAX 50
+#define SYNC_DP_REGULAR_USER 111111113
+
+/* A growing NUL-terminated buffer; calloc'd, free with sync_dp_buf_free. */
+struct sync_dp_buf {
+    char *data;
+    size_t len;
+    size_t cap;
+    bool oom;
+};
+
+void sync_dp_buf_add(struct sync_dp_buf *b, const char *s, size_t n);
+void sync_dp_buf_str(struct sync_dp_buf *b, const char *s);
+void sync_dp_buf_printf(struct sync_dp_buf *b, const char *fmt, ...) RS_PRINTF(2, 3);
+/* Appends s as one element of a PostgreSQL array literal (quoted, escaped),
+ * with a comma first unless the array is still empty ("{"). NULL adds NULL. */
+void sync_dp_buf_elem(struct sync_dp_buf *b, const char *s);
+void sync_dp_buf_free(struct sync_dp_buf *b);
+
+/* The settings of one source that the data plane needs. */
+struct sync_dp_source {
+    char source_id[33];
+    char org_id[33];
+    int platform;
+    char corp_id[65];
+    int nickname_suffix;   /* enum NicknameSuffix, 1..4 */
+    bool structure_loaded; /* structure_at is set */
+};
+
+/* Loads source_id of org_id (SOURCE_NOT_FOUND), optionally FOR SHARE. */
+RS_MUSTCHECK rs_status sync_dp_load_source(rs_db_conn *conn, const char *org_id,
+                                           const char *source_id, bool lock,
+                                           struct sync_dp_source *out, struct rs_error *err);
+
+/* INVALID_ID with the field named, for an id that is not 32 lower-case hex. */
+RS_MUSTCHECK rs_status sync_dp_check_id(const char *field, const char *value,
+                                        struct rs_error *err);
+
+/* Takes a connection of the service's pool. */
+RS_MUSTCHECK rs_status sync_dp_acquire(struct sync_service *svc, rs_db_conn **out,
+                                       struct rs_error *err);
+
+/* Formats v into arena; NULL when out of memory. */
+char *sync_dp_int(rs_arena *arena, int64_t v);
+
+/* RS_ENOMEM with reason OUT_OF_MEMORY. */
+rs_status sync_dp_nomem(struct rs_error *err);
+
+/*
+ * Calls identity (to_authz false) or authz with the operator as actor and
+ * the configured timeout; *resp is allocated from arena. err carries the
+ * callee's status and ErrorInfo reason.
+ */
+RS_MUSTCHECK rs_status sync_dp_call(struct sync_service *svc, bool to_authz,
+                                    const char *operator_id, const char *method,
+                                    const ProtobufCMessage *req,
+                                    const ProtobufCMessageDescriptor *resp_desc,
+                                    rs_arena *arena, ProtobufCMessage **resp,
+                                    struct rs_error *err);
+
+/*
+ * Writes into out (at least 4 * SYNC_DP_NICKNAME_MAX + 1 bytes) the
+ * nickname "<base>-<suffix>", or base alone when suffix is NULL or empty,
+ * cutting base so the whole fits in SYNC_DP_NICKNAME_MAX code points
+ * without splitting a character. A suffix longer than the limit is cut
+ * too. Trailing white space of the cut base is dropped.
+ */
+void sync_dp_nickname(const char *base, const char *suffix, char *out, size_t out_size);
+
+/* The part of an e-mail address before '@' into out; "" without '@'. */
+void sync_dp_email_local(const char *email, char *out, size_t out_size);
+
+/* --- preview.c: what a deletion removes and invalidates --- */
+
+enum sync_dp_target { SYNC_DP_MEMBER = 1, SYNC_DP_DEPARTMENT = 2, SYNC_DP_CLEAR = 3 };
+
+struct sync_dp_preview {
+    Roster__Sync__V1__DeletePreview msg; /* strings from the arena */
+    /* msg.group_ids, deepest first; group_depts[i] is the department
+     * group_ids[i] mirrors. */
+    char **group_depts;
+};
+
+/*
+ * Computes the preview of deleting a member or a department subtree
+ * (external_id) or of clearing the source, with its confirmation token,
+ * into *out (from arena). MEMBER_NOT_FOUND, DEPARTMENT_NOT_FOUND,
+ * NODE_NOT_FLAGGED.
+ */
+RS_MUSTCHECK rs_status sync_dp_preview(rs_db_conn *conn, rs_arena *arena,
+                                       const struct sync_dp_source *src, int target,
+                                       const char *external_id,
+                                       struct sync_dp_preview *out, struct rs_error *err);
+
+/* --- structure.c: bulk item records --- */
+
+/*
+ * Records the rows of the temporary table sync_dp_items (node_kind,
+ * external_id, name, outcome, user_id, group_id, reason, message, k1
+ * bigint, k2 text; numbered in (node_kind DESC, k1, k2) order from
+ * first_seq) as run items of job, and adds their counts and n_unchanged
+ * to the run, inside the caller's fenced transaction. *n_out (may be NULL)
+ * receives how many were recorded.
+ */
+RS_MUSTCHECK rs_status sync_dp_record_items(struct sync_job *job, rs_db_conn *conn,
+                                            int first_seq, int n_unchanged, int *n_out,
+                                            struct rs_error *err);
+
+/* Creates (or empties) the temporary table sync_dp_items in conn's transaction. */
+RS_MUSTCHECK rs_status sync_dp_items_table(rs_db_conn *conn, struct rs_error *err);
+
+/* --- apply.c, apply_member.c: Start Sync --- */
+
+#define SYNC_DP_MAX_ROLES 3
+
+/* The run's selection, from sync.runs.request. */
+struct sync_dp_request {
+    char **userids;
+    size_t n_userids;
+    int64_t *dept_ids;
+    size_t n_dept_ids;
+    int user_type;
+    int64_t roles[SYNC_DP_MAX_ROLES];
+    size_t n_roles;
+};
+
+struct sync_dp_dept {
+    int64_t dept_id;
+    int64_t parent_id; /* 0 for a root */
+    char *name;
+    int flag;
+    char *stored_group; /* sync.departments.group_id or "" */
+    int level;
+    char group_id[33]; /* "" until known; stays "" when its item failed */
+};
+
+struct sync_dp_member {
+    char *userid;
+    char *unionid;
+    char *name;
+    char *email;
+    char *mobile;
+    char *job_number;
+    char *stored_user; /* sync.members.user_id or "" */
+    int flag;
+    bool explicit_pick;
+    bool missing;
+    int64_t *groups_of; /* the departments whose groups the member belongs in */
+    size_t n_groups_of;
+};
+
+struct sync_dp_apply {
+    struct sync_job *job;
+    struct sync_service *svc;
+    struct sync_dp_source src;
+    struct sync_dp_request req;
+    rs_arena *arena; /* the plan's memory */
+    struct sync_dp_dept *depts;
+    size_t n_depts;
+    struct sync_dp_dept **by_id; /* depts sorted by dept_id, for lookups */
+    struct sync_dp_member *members;
+    size_t n_members;
+    int pending_unchanged; /* unchanged items not yet counted */
+    int pending_from;      /* seq of the first of them */
+};
+
+/* Group of a department of the plan, or NULL when it has none. */
+const char *sync_dp_group_of(const struct sync_dp_apply *a, int64_t dept_id);
+
+/* Counts unchanged items not yet written; call before any item record. */
+RS_MUSTCHECK rs_status sync_dp_flush_unchanged(struct sync_dp_apply *a, struct rs_error *err);
+/* Notes seq as unchanged (counted later, in batches). */
+RS_MUSTCHECK rs_status sync_dp_unchanged(struct sync_dp_apply *a, int seq, struct rs_error *err);
+
+/* Applies members [from, to) of the plan (apply_member.c); seq of member i
+ * is n_depts + i. */
+RS_MUSTCHECK rs_status sync_dp_apply_members(struct sync_dp_apply *a, size_t from, size_t to,
+                                             struct rs_error *err);
+
+#endif /* SYNC_DATAPLANE_H */

@@ -1,0 +1,750 @@
+/*
+ * services/sync/src/dingtalk_walk.c
+ *    The walk of the visible organisation: auth/scopes roots, listsub one
+ *    level at a time, user/list with cursor paging for each department's
+ *    direct members, and user/get for authed_user entries. The connection
+ *    probe is here too.
+ */
+#include "dingtalk_int.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "roster/alloc.h"
+
+/* DingTalk's largest user/list page. */
+#define DT_PAGE_SIZE 100
+
+struct walk {
+    struct dt_client *client;
+    const struct rs_log_ctx *log;
+    struct dt_org *org;
+    size_t depts_cap;
+    size_t users_cap;
+    size_t skipped_cap;
+    size_t skipped_users_cap;
+
+    struct dt_department *queue; /* departments listed but not yet read */
+    size_t queue_len;
+    size_t queue_cap;
+    size_t queue_head;
+
+    json_t *seen_depts; /* "dept_id" -> true, every department queued once */
+    json_t *user_index; /* userid -> index into org->users */
+};
+
+static bool
+grow(void **array, size_t *cap, size_t need, size_t elem)
+{
+    size_t n = *cap == 0 ? 16 : *cap;
+    void *grown;
+
+    if (need <= *cap)
+        return true;
+    while (n < need)
+        n *= 2;
+    grown = rs_realloc(*array, n * elem);
+    if (grown == NULL)
+        return false;
+    *array = grown;
+    *cap = n;
+    return true;
+}
+
+static rs_status
+oom(struct rs_error *err)
+{
+    return rs_error_set(err, RS_ENOMEM, NULL, "out of memory");
+}
+
+static int
+cmp_int64(const void *a, const void *b)
+{
+    int64_t x = *(const int64_t *) a, y = *(const int64_t *) b;
+
+    return x < y ? -1 : x > y;
+}
+
+/* Sorts ids and drops repeats; returns the new count. */
+static size_t
+sort_unique(int64_t *ids, size_t n)
+{
+    size_t i, out = 0;
+
+    if (n == 0)
+        return 0;
+    qsort(ids, n, sizeof(*ids), cmp_int64);
+    for (i = 0; i < n; i++)
+        if (out == 0 || ids[out - 1] != ids[i])
+            ids[out++] = ids[i];
+    return out;
+}
+
+static void
+dept_key(int64_t id, char key[24])
+{
+    snprintf(key, 24, "%lld", (long long) id);
+}
+
+static void
+user_cleanup(struct dt_user *u)
+{
+    rs_free(u->userid);
+    rs_free(u->unionid);
+    rs_free(u->name);
+    rs_free(u->title);
+    rs_free(u->job_number);
+    rs_free(u->email);
+    rs_free(u->mobile);
+    rs_free(u->dept_ids);
+}
+
+void
+dt_org_free(struct dt_org *org)
+{
+    size_t i;
+
+    if (org == NULL)
+        return;
+    for (i = 0; i < org->n_depts; i++)
+        rs_free(org->depts[i].name);
+    for (i = 0; i < org->n_users; i++)
+        user_cleanup(&org->users[i]);
+    for (i = 0; i < org->n_skipped_users; i++)
+        rs_free(org->skipped_userids[i]);
+    rs_free(org->depts);
+    rs_free(org->users);
+    rs_free(org->scope_dept_ids);
+    rs_free(org->skipped_dept_ids);
+    rs_free(org->skipped_userids);
+    memset(org, 0, sizeof(*org));
+}
+
+/* Reads auth/scopes into new arrays owned by the caller. */
+static rs_status
+read_scopes(struct dt_client *client, int64_t **dept_ids, size_t *n_depts, char ***userids,
+            size_t *n_users, struct rs_error *err)
+{
+    json_t *reply = NULL;
+    json_t *scopes, *depts, *users, *v;
+    int64_t id;
+    size_t i;
+    rs_status rc;
+
+    *dept_ids = NULL;
+    *userids = NULL;
+    *n_depts = 0;
+    *n_users = 0;
+    rc = dt__call(client, "auth/scopes", NULL, &reply, NULL, err);
+    if (rc != RS_OK)
+        return rc;
+    scopes = json_object_get(reply, "auth_org_scopes");
+    depts = json_object_get(scopes, "authed_dept");
+    users = json_object_get(scopes, "authed_user");
+    if (json_array_size(depts) > 0) {
+        *dept_ids = rs_calloc(json_array_size(depts), sizeof(**dept_ids));
+        if (*dept_ids == NULL) {
+            rc = oom(err);
+            goto out;
+        }
+    }
+    json_array_foreach(depts, i, v) {
+        if (!dt__json_as_int64(v, &id)) {
+            rc = rs_error_set(err, RS_EINTERNAL, "DINGTALK_BAD_RESPONSE",
+                              "invalid reply from DingTalk API \"auth/scopes\": authed_dept "
+                              "holds a non-numeric id");
+            goto out;
+        }
+        (*dept_ids)[(*n_depts)++] = id;
+    }
+    if (json_array_size(users) > 0) {
+        *userids = rs_calloc(json_array_size(users), sizeof(**userids));
+        if (*userids == NULL) {
+            rc = oom(err);
+            goto out;
+        }
+    }
+    json_array_foreach(users, i, v) {
+        if (!json_is_string(v) || *json_string_value(v) == '\0')
+            continue;
+        (*userids)[*n_users] = rs_strdup(json_string_value(v));
+        if ((*userids)[*n_users] == NULL) {
+            rc = oom(err);
+            goto out;
+        }
+        (*n_users)++;
+    }
+out:
+    json_decref(reply);
+    return rc;
+}
+
+/* Copies the fields Roster keeps from a user/list entry or a user/get result. */
+static rs_status
+user_from_json(const json_t *obj, int64_t in_dept, struct dt_user *u)
+{
+    const json_t *list = json_object_get(obj, "dept_id_list");
+    json_t *v;
+    size_t i, n = 0;
+    int64_t id;
+
+    memset(u, 0, sizeof(*u));
+    u->userid = rs_strdup(dt__json_str(obj, "userid"));
+    u->unionid = rs_strdup(dt__json_str(obj, "unionid"));
+    u->name = rs_strdup(dt__json_str(obj, "name"));
+    u->title = rs_strdup(dt__json_str(obj, "title"));
+    u->job_number = rs_strdup(dt__json_str(obj, "job_number"));
+    u->email = rs_strdup(dt__json_str(obj, "email"));
+    u->mobile = rs_strdup(dt__json_str(obj, "mobile"));
+    u->active = dt__json_bool(obj, "active");
+    u->dept_ids = rs_calloc(json_array_size(list) + 1, sizeof(*u->dept_ids));
+    if (u->userid == NULL || u->unionid == NULL || u->name == NULL || u->title == NULL
+        || u->job_number == NULL || u->email == NULL || u->mobile == NULL
+        || u->dept_ids == NULL) {
+        user_cleanup(u);
+        return RS_ENOMEM;
+    }
+    json_array_foreach(list, i, v)
+        if (dt__json_as_int64(v, &id))
+            u->dept_ids[n++] = id;
+    /* A user listed under in_dept is a member of it, even if dept_id_list omits it. */
+    if (in_dept != 0)
+        u->dept_ids[n++] = in_dept;
+    u->n_dept_ids = n;
+    return RS_OK;
+}
+
+/* Adds a user, or merges its departments into the one already seen. */
+static rs_status
+merge_user(struct walk *w, const json_t *obj, int64_t in_dept, struct rs_error *err)
+{
+    struct dt_org *org = w->org;
+    const char *userid = dt__json_str(obj, "userid");
+    struct dt_user fresh;
+    struct dt_user *known;
+    json_t *index;
+    int64_t *grown;
+
+    if (*userid == '\0') {
+        rs_log_warn(w->log, "skipped DingTalk user without userid", NULL);
+        return RS_OK;
+    }
+    if (user_from_json(obj, in_dept, &fresh) != RS_OK)
+        return oom(err);
+    index = json_object_get(w->user_index, userid);
+    if (index != NULL) {
+        known = &org->users[json_integer_value(index)];
+        grown = rs_realloc(known->dept_ids,
+                           (known->n_dept_ids + fresh.n_dept_ids + 1) * sizeof(*grown));
+        if (grown == NULL) {
+            user_cleanup(&fresh);
+            return oom(err);
+        }
+        memcpy(grown + known->n_dept_ids, fresh.dept_ids,
+               fresh.n_dept_ids * sizeof(*grown));
+        known->dept_ids = grown;
+        known->n_dept_ids += fresh.n_dept_ids;
+        user_cleanup(&fresh);
+        return RS_OK;
+    }
+    if (!grow((void **) &org->users, &w->users_cap, org->n_users + 1, sizeof(*org->users))
+        || json_object_set_new(w->user_index, userid,
+                               json_integer((json_int_t) org->n_users)) != 0) {
+        user_cleanup(&fresh);
+        return oom(err);
+    }
+    org->users[org->n_users++] = fresh;
+    return RS_OK;
+}
+
+static rs_status
+add_skipped_dept(struct walk *w, int64_t dept_id, struct rs_error *err)
+{
+    struct dt_org *org = w->org;
+    char key[24];
+
+    dept_key(dept_id, key);
+    rs_log_info(w->log, "skipped DingTalk department outside the app's scope", "dept_id", key,
+                NULL);
+    if (!grow((void **) &org->skipped_dept_ids, &w->skipped_cap, org->n_skipped + 1,
+              sizeof(*org->skipped_dept_ids)))
+        return oom(err);
+    org->skipped_dept_ids[org->n_skipped++] = dept_id;
+    return RS_OK;
+}
+
+/* Queues a department once; takes ownership of d->name either way. */
+static rs_status
+enqueue(struct walk *w, struct dt_department *d, struct rs_error *err)
+{
+    char key[24];
+
+    dept_key(d->dept_id, key);
+    if (json_object_get(w->seen_depts, key) != NULL) {
+        rs_free(d->name);
+        return RS_OK;
+    }
+    if (!grow((void **) &w->queue, &w->queue_cap, w->queue_len + 1, sizeof(*w->queue))
+        || json_object_set_new(w->seen_depts, key, json_true()) != 0) {
+        rs_free(d->name);
+        return oom(err);
+    }
+    w->queue[w->queue_len++] = *d;
+    return RS_OK;
+}
+
+/* Reads a department record from department/get or a listsub entry. */
+static rs_status
+dept_from_json(const json_t *obj, int64_t fallback_id, struct dt_department *d)
+{
+    memset(d, 0, sizeof(*d));
+    if (!dt__json_int64(obj, "dept_id", &d->dept_id))
+        d->dept_id = fallback_id;
+    if (!dt__json_int64(obj, "parent_id", &d->parent_id))
+        d->parent_id = 0;
+    /* listsub carries no order; such departments keep 0. */
+    if (!dt__json_int64(obj, "order", &d->order))
+        d->order = 0;
+    d->name = rs_strdup(dt__json_str(obj, "name"));
+    return d->name == NULL ? RS_ENOMEM : RS_OK;
+}
+
+/* Codes that mean "this department is not there for us" rather than a failure. */
+static bool
+dept_gone(long errcode)
+{
+    return errcode == 50004 || errcode == 60003;
+}
+
+static rs_status
+skip_dept(struct walk *w, int64_t dept_id, long errcode, struct rs_error *err)
+{
+    char key[24];
+
+    rs_error_clear(err);
+    if (errcode == 50004)
+        return add_skipped_dept(w, dept_id, err);
+    /* 60003: deleted while the walk ran; its absence is the truth. */
+    dept_key(dept_id, key);
+    rs_log_info(w->log, "skipped DingTalk department deleted during the walk", "dept_id", key,
+                NULL);
+    return RS_OK;
+}
+
+static rs_status
+read_root(struct walk *w, int64_t root, struct rs_error *err)
+{
+    struct dt_department d;
+    json_t *reply = NULL;
+    json_t *body;
+    long errcode = 0;
+    char key[24];
+    rs_status rc;
+
+    dept_key(root, key);
+    if (json_object_get(w->seen_depts, key) != NULL)
+        return RS_OK;
+    body = json_pack("{s:I}", "dept_id", (json_int_t) root);
+    if (body == NULL)
+        return oom(err);
+    rc = dt__call(w->client, "topapi/v2/department/get", body, &reply, &errcode, err);
+    json_decref(body);
+    if (rc != RS_OK)
+        return dept_gone(errcode) ? skip_dept(w, root, errcode, err) : rc;
+    if (dept_from_json(json_object_get(reply, "result"), root, &d) != RS_OK)
+        rc = oom(err);
+    else
+        rc = enqueue(w, &d, err);
+    json_decref(reply);
+    return rc;
+}
+
+/* Lists the children of dept_id into *children (a new JSON array). */
+static rs_status
+list_children(struct walk *w, int64_t dept_id, json_t **children, long *errcode,
+              struct rs_error *err)
+{
+    json_t *reply = NULL;
+    json_t *body;
+    json_t *result;
+    rs_status rc;
+
+    *children = NULL;
+    body = json_pack("{s:I}", "dept_id", (json_int_t) dept_id);
+    if (body == NULL)
+        return oom(err);
+    rc = dt__call(w->client, "topapi/v2/department/listsub", body, &reply, errcode, err);
+    json_decref(body);
+    if (rc != RS_OK)
+        return rc;
+    result = json_object_get(reply, "result");
+    *children = json_is_array(result) ? json_incref(result) : json_array();
+    json_decref(reply);
+    return *children == NULL ? oom(err) : RS_OK;
+}
+
+/* Pages user/list of dept_id into *members (a new JSON array of user objects). */
+static rs_status
+list_members(struct walk *w, int64_t dept_id, json_t **members, long *errcode,
+             struct rs_error *err)
+{
+    json_t *reply = NULL;
+    json_t *body = NULL;
+    json_t *result, *list;
+    int64_t cursor = 0, next;
+    bool restarted = false;
+    rs_status rc = RS_OK;
+
+    *members = json_array();
+    if (*members == NULL)
+        return oom(err);
+    for (;;) {
+        body = json_pack("{s:I,s:I,s:i}", "dept_id", (json_int_t) dept_id,
+                         "cursor", (json_int_t) cursor, "size", DT_PAGE_SIZE);
+        if (body == NULL) {
+            rc = oom(err);
+            goto out;
+        }
+        rc = dt__call(w->client, "topapi/v2/user/list", body, &reply, errcode, err);
+        json_decref(body);
+        body = NULL;
+        if (rc != RS_OK && *errcode == 40068 && !restarted) {
+            /* DingTalk's rule for an invalid cursor: start again from page one. */
+            rs_error_clear(err);
+            restarted = true;
+            cursor = 0;
+            json_array_clear(*members);
+            continue;
+        }
+        if (rc != RS_OK)
+            goto out;
+        result = json_object_get(reply, "result");
+        list = json_object_get(result, "list");
+        if (json_is_array(list) && json_array_extend(*members, list) != 0) {
+            rc = oom(err);
+            goto out;
+        }
+        if (!dt__json_bool(result, "has_more"))
+            break;
+        if (!dt__json_int64(result, "next_cursor", &next) || next == cursor) {
+            rc = rs_error_set(err, RS_EINTERNAL, "DINGTALK_BAD_RESPONSE",
+                              "invalid reply from DingTalk API \"topapi/v2/user/list\": "
+                              "has_more without a new next_cursor");
+            rs_error_meta(err, "api", "topapi/v2/user/list");
+            goto out;
+        }
+        cursor = next;
+        json_decref(reply);
+        reply = NULL;
+    }
+out:
+    json_decref(reply);
+    if (rc != RS_OK) {
+        json_decref(*members);
+        *members = NULL;
+    }
+    return rc;
+}
+
+/*
+ * Reads one queued department: its children and its direct members. The
+ * department, its children and its members enter the result together, so
+ * one that turns out to be out of scope (50004) or deleted (60003) halfway
+ * leaves nothing behind.
+ */
+static rs_status
+read_dept(struct walk *w, struct dt_department *d, struct rs_error *err)
+{
+    struct dt_org *org = w->org;
+    struct dt_department child;
+    json_t *children = NULL;
+    json_t *members = NULL;
+    json_t *v;
+    long errcode = 0;
+    size_t i;
+    rs_status rc;
+
+    rc = list_children(w, d->dept_id, &children, &errcode, err);
+    if (rc == RS_OK)
+        rc = list_members(w, d->dept_id, &members, &errcode, err);
+    if (rc != RS_OK) {
+        if (dept_gone(errcode))
+            rc = skip_dept(w, d->dept_id, errcode, err);
+        RS_FREE(&d->name);
+        goto out;
+    }
+
+    if (!grow((void **) &org->depts, &w->depts_cap, org->n_depts + 1, sizeof(*org->depts))) {
+        RS_FREE(&d->name);
+        rc = oom(err);
+        goto out;
+    }
+    org->depts[org->n_depts++] = *d;
+    d->name = NULL;
+    json_array_foreach(children, i, v) {
+        if (dept_from_json(v, 0, &child) != RS_OK) {
+            rc = oom(err);
+            goto out;
+        }
+        if (child.dept_id == 0) {
+            rs_free(child.name);
+            continue;
+        }
+        if (child.parent_id == 0)
+            child.parent_id = org->depts[org->n_depts - 1].dept_id;
+        rc = enqueue(w, &child, err);
+        if (rc != RS_OK)
+            goto out;
+    }
+    json_array_foreach(members, i, v) {
+        rc = merge_user(w, v, org->depts[org->n_depts - 1].dept_id, err);
+        if (rc != RS_OK)
+            goto out;
+    }
+out:
+    json_decref(children);
+    json_decref(members);
+    return rc;
+}
+
+static rs_status
+read_authed_user(struct walk *w, const char *userid, struct rs_error *err)
+{
+    struct dt_org *org = w->org;
+    json_t *reply = NULL;
+    json_t *body;
+    long errcode = 0;
+    char *copy;
+    rs_status rc;
+
+    body = json_pack("{s:s}", "userid", userid);
+    if (body == NULL)
+        return oom(err);
+    rc = dt__call(w->client, "topapi/v2/user/get", body, &reply, &errcode, err);
+    json_decref(body);
+    if (rc != RS_OK) {
+        if (errcode != 50002 && errcode != 60121 && errcode != 33012)
+            return rc;
+        rs_error_clear(err);
+        rs_log_info(w->log, "skipped unreadable DingTalk user in the app's scope", "userid",
+                    userid, NULL);
+        copy = rs_strdup(userid);
+        if (copy == NULL
+            || !grow((void **) &org->skipped_userids, &w->skipped_users_cap,
+                     org->n_skipped_users + 1, sizeof(*org->skipped_userids))) {
+            rs_free(copy);
+            return oom(err);
+        }
+        org->skipped_userids[org->n_skipped_users++] = copy;
+        return RS_OK;
+    }
+    rc = merge_user(w, json_object_get(reply, "result"), 0, err);
+    json_decref(reply);
+    return rc;
+}
+
+struct dept_rank {
+    size_t index;
+    size_t depth;
+};
+
+static int
+cmp_rank(const void *a, const void *b)
+{
+    const struct dept_rank *x = a, *y = b;
+
+    if (x->depth != y->depth)
+        return x->depth < y->depth ? -1 : 1;
+    return x->index < y->index ? -1 : x->index > y->index;
+}
+
+/*
+ * Orders departments parents first. Breadth-first order already is, except
+ * when one scope root lies under another that came later in authed_dept.
+ */
+static rs_status
+order_parents_first(struct dt_org *org, struct rs_error *err)
+{
+    struct dept_rank *rank = NULL;
+    struct dt_department *sorted = NULL;
+    json_t *index = json_object();
+    json_t *parent;
+    size_t i, depth, hops;
+    int64_t at;
+    char key[24];
+    rs_status rc = RS_OK;
+
+    if (org->n_depts == 0)
+        goto out;
+    rank = rs_calloc(org->n_depts + 1, sizeof(*rank));
+    sorted = rs_calloc(org->n_depts + 1, sizeof(*sorted));
+    if (index == NULL || rank == NULL || sorted == NULL) {
+        rc = oom(err);
+        goto out;
+    }
+    for (i = 0; i < org->n_depts; i++) {
+        dept_key(org->depts[i].dept_id, key);
+        if (json_object_set_new(index, key, json_integer((json_int_t) i)) != 0) {
+            rc = oom(err);
+            goto out;
+        }
+    }
+    for (i = 0; i < org->n_depts; i++) {
+        depth = 0;
+        at = org->depts[i].parent_id;
+        /* hops bounds the climb should DingTalk ever report a cycle. */
+        for (hops = 0; hops < org->n_depts; hops++) {
+            dept_key(at, key);
+            parent = json_object_get(index, key);
+            if (parent == NULL || at == org->depts[i].dept_id)
+                break;
+            depth++;
+            at = org->depts[json_integer_value(parent)].parent_id;
+        }
+        rank[i].index = i;
+        rank[i].depth = depth;
+    }
+    qsort(rank, org->n_depts, sizeof(*rank), cmp_rank);
+    for (i = 0; i < org->n_depts; i++)
+        sorted[i] = org->depts[rank[i].index];
+    memcpy(org->depts, sorted, org->n_depts * sizeof(*sorted));
+out:
+    json_decref(index);
+    rs_free(rank);
+    rs_free(sorted);
+    return rc;
+}
+
+static int
+cmp_user(const void *a, const void *b)
+{
+    return strcmp(((const struct dt_user *) a)->userid, ((const struct dt_user *) b)->userid);
+}
+
+static void
+walk_cleanup(struct walk *w)
+{
+    size_t i;
+
+    for (i = w->queue_head; i < w->queue_len; i++)
+        rs_free(w->queue[i].name);
+    rs_free(w->queue);
+    json_decref(w->seen_depts);
+    json_decref(w->user_index);
+}
+
+rs_status
+dt_fetch_org(struct dt_client *client, struct dt_org *out, dt_progress_fn progress,
+             void *arg, struct rs_error *err)
+{
+    struct walk w;
+    char **scope_users = NULL;
+    size_t n_scope_users = 0;
+    size_t calls_before = dt__calls_made(client);
+    size_t i;
+    rs_status rc;
+
+    memset(out, 0, sizeof(*out));
+    memset(&w, 0, sizeof(w));
+    w.client = client;
+    w.org = out;
+    w.seen_depts = json_object();
+    w.user_index = json_object();
+    if (w.seen_depts == NULL || w.user_index == NULL) {
+        rc = oom(err);
+        goto out;
+    }
+    rc = read_scopes(client, &out->scope_dept_ids, &out->n_scope_depts, &scope_users,
+                     &n_scope_users, err);
+    if (rc != RS_OK)
+        goto out;
+
+    for (i = 0; i < out->n_scope_depts; i++) {
+        rc = read_root(&w, out->scope_dept_ids[i], err);
+        if (rc != RS_OK)
+            goto out;
+    }
+    while (w.queue_head < w.queue_len) {
+        struct dt_department d = w.queue[w.queue_head++];
+
+        rc = read_dept(&w, &d, err);
+        if (rc != RS_OK)
+            goto out;
+        if (progress != NULL && !progress(arg, out->n_depts, out->n_users)) {
+            rc = rs_error_set(err, RS_ECANCELLED, "DINGTALK_WALK_CANCELLED",
+                              "DingTalk walk cancelled after %zu departments", out->n_depts);
+            goto out;
+        }
+    }
+    for (i = 0; i < n_scope_users; i++) {
+        rc = read_authed_user(&w, scope_users[i], err);
+        if (rc != RS_OK)
+            goto out;
+    }
+
+    rc = order_parents_first(out, err);
+    if (rc != RS_OK)
+        goto out;
+    for (i = 0; i < out->n_users; i++)
+        out->users[i].n_dept_ids = sort_unique(out->users[i].dept_ids, out->users[i].n_dept_ids);
+    if (out->n_users > 0)
+        qsort(out->users, out->n_users, sizeof(*out->users), cmp_user);
+    out->n_skipped = sort_unique(out->skipped_dept_ids, out->n_skipped);
+    out->n_calls = dt__calls_made(client) - calls_before;
+out:
+    for (i = 0; i < n_scope_users; i++)
+        rs_free(scope_users[i]);
+    rs_free(scope_users);
+    walk_cleanup(&w);
+    if (rc != RS_OK)
+        dt_org_free(out);
+    return rc;
+}
+
+rs_status
+dt_probe(struct dt_client *client, struct dt_probe *out, struct rs_error *err)
+{
+    json_t *reply = NULL;
+    json_t *body = NULL;
+    rs_status rc;
+
+    memset(out, 0, sizeof(*out));
+    rc = read_scopes(client, &out->scope_dept_ids, &out->n_scope_depts, &out->scope_userids,
+                     &out->n_scope_users, err);
+    if (rc != RS_OK)
+        goto out;
+    if (out->n_scope_depts == 0)
+        goto out;
+    body = json_pack("{s:I,s:i,s:i}", "dept_id", (json_int_t) out->scope_dept_ids[0],
+                     "cursor", 0, "size", DT_PAGE_SIZE);
+    if (body == NULL) {
+        rc = oom(err);
+        goto out;
+    }
+    rc = dt__call(client, "topapi/v2/user/list", body, &reply, NULL, err);
+    if (rc != RS_OK)
+        goto out;
+    out->sample_member_count =
+        (int) json_array_size(json_object_get(json_object_get(reply, "result"), "list"));
+out:
+    json_decref(body);
+    json_decref(reply);
+    if (rc != RS_OK)
+        dt_probe_free(out);
+    return rc;
+}
+
+void
+dt_probe_free(struct dt_probe *probe)
+{
+    size_t i;
+
+    if (probe == NULL)
+        return;
+    for (i = 0; i < probe->n_scope_users; i++)
+        rs_free(probe->scope_userids[i]);
+    rs_free(probe->scope_userids);
+    rs_free(probe->scope_dept_ids);
+    memset(probe, 0, sizeof(*probe));
+}

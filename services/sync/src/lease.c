@@ -1,0 +1,261 @@
+/*
+ * services/sync/src/lease.c
+ *    The per-source lease in sync.leases: one holder at a time across
+ *    replicas, an expiry a heartbeat keeps pushing forward, and a fencing
+ *    token that grows on every take-over. The row is never deleted (only
+ *    expired), so the token of a source only grows.
+ */
+#include "control.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+rs_status
+sync_lease_lost(struct sync_job *job, struct rs_error *err)
+{
+    rs_error_set(err, RS_EABORTED, "LEASE_LOST",
+                 "run \"%s\" lost its lease on source \"%s\" to another worker", job->run_id,
+                 job->source_id);
+    rs_error_meta(err, "run_id", job->run_id);
+    return RS_EABORTED;
+}
+
+rs_status
+sync_lease_take(rs_db_conn *conn, struct sync_service *svc, const char *source_id,
+                const char *run_id, int64_t *token, struct rs_error *err)
+{
+    char ms[16];
+    const char *params[4];
+    PGresult *res = NULL;
+    rs_status rc;
+
+    *token = 0;
+    snprintf(ms, sizeof(ms), "%d", svc->settings.lease_ms);
+    params[0] = source_id;
+    params[1] = run_id;
+    params[2] = svc->holder;
+    params[3] = ms;
+    rc = rs_db_query(conn, "sync.lease_take",
+                     "INSERT INTO sync.leases AS l (source_id, run_id, holder, fencing_token, "
+                     "expires_at) VALUES ($1, $2, $3, 1, "
+                     "clock_timestamp() + $4::int * interval '1 millisecond') "
+                     "ON CONFLICT (source_id) DO UPDATE SET run_id = EXCLUDED.run_id, "
+                     "holder = EXCLUDED.holder, fencing_token = l.fencing_token + 1, "
+                     "expires_at = EXCLUDED.expires_at "
+                     "WHERE l.expires_at < clock_timestamp() RETURNING l.fencing_token",
+                     4, params, &res, err);
+    if (rc != RS_OK)
+        return rc;
+    if (PQntuples(res) == 1)
+        *token = sync_col_int64(res, 0, 0);
+    PQclear(res);
+    return RS_OK;
+}
+
+rs_status
+sync_lease_release(rs_db_conn *conn, struct sync_job *job, struct rs_error *err)
+{
+    char token[24];
+    const char *params[2];
+
+    snprintf(token, sizeof(token), "%lld", (long long)job->fencing_token);
+    params[0] = job->source_id;
+    params[1] = token;
+    return rs_db_query(conn, "sync.lease_release",
+                       "UPDATE sync.leases SET expires_at = '-infinity' "
+                       "WHERE source_id = $1 AND fencing_token = $2::bigint",
+                       2, params, NULL, err);
+}
+
+rs_status
+sync_job_check_tx(struct sync_job *job, rs_db_conn *conn, struct rs_error *err)
+{
+    char token[24];
+    const char *params[2];
+    PGresult *res = NULL;
+    bool ours;
+    rs_status rc;
+
+    snprintf(token, sizeof(token), "%lld", (long long)job->fencing_token);
+    params[0] = job->source_id;
+    params[1] = token;
+    rc = rs_db_query(conn, "sync.lease_check",
+                     "SELECT fencing_token = $2::bigint FROM sync.leases "
+                     "WHERE source_id = $1 FOR UPDATE",
+                     2, params, &res, err);
+    if (rc != RS_OK)
+        return rc;
+    ours = PQntuples(res) == 1 && strcmp(PQgetvalue(res, 0, 0), "t") == 0;
+    PQclear(res);
+    if (!ours) {
+        atomic_store(&((struct sync_job_state *)job)->lost, true);
+        return sync_lease_lost(job, err);
+    }
+    return RS_OK;
+}
+
+static rs_status
+check_body(rs_db_conn *conn, void *arg, struct rs_error *err)
+{
+    return sync_job_check_tx(arg, conn, err);
+}
+
+rs_status
+sync_job_check(struct sync_job *job, struct rs_error *err)
+{
+    struct sync_job_state *st = (struct sync_job_state *)job;
+
+    if (atomic_load(&st->lost))
+        return sync_lease_lost(job, err);
+    if (sync_worker_stopping(job->svc))
+        return rs_error_set(err, RS_ECANCELLED, "SERVICE_STOPPING",
+                            "run \"%s\" stopped because the service is shutting down",
+                            job->run_id);
+    return sync_tx(job->svc, check_body, job, err);
+}
+
+struct beat_op {
+    struct sync_job *job;
+    bool ours;
+};
+
+static rs_status
+beat_body(rs_db_conn *conn, void *arg, struct rs_error *err)
+{
+    struct beat_op *o = arg;
+    char token[24];
+    char ms[16];
+    const char *params[3];
+    PGresult *res = NULL;
+    rs_status rc;
+
+    snprintf(token, sizeof(token), "%lld", (long long)o->job->fencing_token);
+    snprintf(ms, sizeof(ms), "%d", o->job->svc->settings.lease_ms);
+    params[0] = o->job->source_id;
+    params[1] = token;
+    params[2] = ms;
+    rc = rs_db_query(conn, "sync.lease_beat",
+                     "UPDATE sync.leases SET expires_at = clock_timestamp() + "
+                     "$3::int * interval '1 millisecond' "
+                     "WHERE source_id = $1 AND fencing_token = $2::bigint RETURNING 1",
+                     3, params, &res, err);
+    if (rc != RS_OK)
+        return rc;
+    o->ours = PQntuples(res) == 1;
+    PQclear(res);
+    return RS_OK;
+}
+
+static void *
+beat_main(void *arg)
+{
+    struct sync_job_state *st = arg;
+    struct sync_job *job = &st->job;
+    int period = job->svc->settings.lease_ms / 3;
+    struct timespec until;
+    struct rs_error err;
+    struct beat_op o;
+
+    pthread_mutex_lock(&st->beat_mu);
+    while (!atomic_load(&st->stop_beat)) {
+        clock_gettime(CLOCK_REALTIME, &until);
+        until.tv_sec += period / 1000;
+        until.tv_nsec += (long)(period % 1000) * 1000000L;
+        if (until.tv_nsec >= 1000000000L) {
+            until.tv_sec++;
+            until.tv_nsec -= 1000000000L;
+        }
+        while (!atomic_load(&st->stop_beat) &&
+               pthread_cond_timedwait(&st->beat_cv, &st->beat_mu, &until) != ETIMEDOUT)
+            ;
+        if (atomic_load(&st->stop_beat))
+            break;
+        pthread_mutex_unlock(&st->beat_mu);
+        rs_error_clear(&err);
+        o.job = job;
+        o.ours = true;
+        if (sync_tx(job->svc, beat_body, &o, &err) != RS_OK) {
+            /* Keep trying: the lease may still be ours when the database is back. */
+            rs_log_warn(&job->log, "could not extend the run's lease", "error", err.message,
+                        NULL);
+        } else if (!o.ours) {
+            rs_log_warn(&job->log, "run lost its lease to another worker", NULL);
+            atomic_store(&st->lost, true);
+            pthread_mutex_lock(&st->beat_mu);
+            break;
+        }
+        pthread_mutex_lock(&st->beat_mu);
+    }
+    pthread_mutex_unlock(&st->beat_mu);
+    return NULL;
+}
+
+rs_status
+sync_lease_beat_start(struct sync_job *job, struct rs_error *err)
+{
+    struct sync_job_state *st = (struct sync_job_state *)job;
+
+    if (pthread_create(&st->beat, NULL, beat_main, st) != 0)
+        return rs_error_set(err, RS_EINTERNAL, "INTERNAL",
+                            "could not start the lease heartbeat thread");
+    st->beating = true;
+    return RS_OK;
+}
+
+struct sync_job_state *
+sync_job_alloc(struct sync_service *svc, const char *run_id, const char *org_id,
+               const char *source_id, const char *operator_id, int kind,
+               const char *request_json)
+{
+    static const char *const names[] = { "run", "update_structure", "sync", "delete_node",
+                                         "clear_structure" };
+    struct sync_job_state *st = calloc(1, sizeof(*st));
+    struct sync_job *job;
+
+    if (st == NULL)
+        return NULL;
+    job = &st->job;
+    job->svc = svc;
+    snprintf(job->run_id, sizeof(job->run_id), "%s", run_id);
+    snprintf(job->org_id, sizeof(job->org_id), "%s", org_id);
+    snprintf(job->source_id, sizeof(job->source_id), "%s", source_id);
+    snprintf(job->operator_id, sizeof(job->operator_id), "%s", operator_id);
+    job->kind = kind;
+    job->request_json = strdup(request_json != NULL ? request_json : "{}");
+    if (job->request_json == NULL) {
+        free(st);
+        return NULL;
+    }
+    snprintf(st->kind_name, sizeof(st->kind_name), "%s",
+             kind >= 1 && kind <= 4 ? names[kind] : names[0]);
+    atomic_init(&st->lost, false);
+    atomic_init(&st->stop_beat, false);
+    pthread_mutex_init(&st->beat_mu, NULL);
+    pthread_cond_init(&st->beat_cv, NULL);
+    job->log.req = job->run_id;
+    job->log.rpc = st->kind_name;
+    return st;
+}
+
+void
+sync_job_free(struct sync_job *job)
+{
+    struct sync_job_state *st = (struct sync_job_state *)job;
+
+    if (job == NULL)
+        return;
+    if (st->beating) {
+        pthread_mutex_lock(&st->beat_mu);
+        atomic_store(&st->stop_beat, true);
+        pthread_cond_broadcast(&st->beat_cv);
+        pthread_mutex_unlock(&st->beat_mu);
+        pthread_join(st->beat, NULL);
+    }
+    pthread_cond_destroy(&st->beat_cv);
+    pthread_mutex_destroy(&st->beat_mu);
+    free(job->request_json);
+    free(st);
+}

@@ -1,0 +1,431 @@
+/*
+ * services/sync/src/worker.c
+ *    The run threads of one replica. Each claims a PENDING run, or a
+ *    RUNNING run whose lease expired (its holder died: take-over with
+ *    attempts + 1, resumed from the checkpoint, or ABANDONED after
+ *    max_attempts), takes the source's lease and runs the executor while a
+ *    heartbeat extends the lease. New runs are picked up at once through
+ *    LISTEN/NOTIFY; polling every poll_ms covers lost notifications.
+ *
+ *    At shutdown a run in progress is handed back: the executor sees
+ *    SERVICE_STOPPING at its next sync_job_check, the run goes back to
+ *    PENDING with its checkpoint and the lease is expired, so the next
+ *    replica resumes it at once instead of after the lease's expiry.
+ */
+#include "control.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/select.h>
+#include <time.h>
+
+#define LISTEN_POLL_MS 200
+#define LISTEN_BACKOFF_MAX_MS 5000
+
+struct sync_worker {
+    struct sync_service *svc;
+    char *conninfo;
+    atomic_bool stop;
+    pthread_mutex_t mu;
+    pthread_cond_t cv;
+    unsigned long wakeups;
+    pthread_t *threads;
+    int n_threads;
+    pthread_t listener;
+    bool has_listener;
+};
+
+bool
+sync_worker_stopping(const struct sync_service *svc)
+{
+    return svc->worker != NULL && atomic_load(&svc->worker->stop);
+}
+
+static void
+wake_all(struct sync_worker *w)
+{
+    pthread_mutex_lock(&w->mu);
+    w->wakeups++;
+    pthread_cond_broadcast(&w->cv);
+    pthread_mutex_unlock(&w->mu);
+}
+
+/* --- claiming --- */
+
+struct claim_op {
+    struct sync_service *svc;
+    struct sync_job_state *st; /* set when a run was claimed */
+    bool abandoned;            /* a dead run was closed: look again at once */
+};
+
+static rs_status
+abandon(rs_db_conn *conn, struct claim_op *o, const PGresult *run, int64_t token,
+        struct rs_error *err)
+{
+    char token_text[24];
+    char message[200];
+    const char *params[3];
+    int kind = (int)sync_col_int64(run, 0, 3);
+    int attempts = (int)sync_col_int64(run, 0, 5);
+    rs_status rc;
+
+    if (kind == SYNC_KIND_DELETE || kind == SYNC_KIND_CLEAR)
+        snprintf(message, sizeof(message),
+                 "run abandoned: the request that ran it stopped before it finished");
+    else
+        snprintf(message, sizeof(message),
+                 "run abandoned after %d attempts: each worker holding it stopped before "
+                 "it finished",
+                 attempts);
+    snprintf(token_text, sizeof(token_text), "%lld", (long long)token);
+    params[0] = PQgetvalue(run, 0, 0);
+    params[1] = token_text;
+    params[2] = message;
+    rc = rs_db_query(conn, "sync.run_abandon",
+                     "UPDATE sync.runs SET status = 6, finished_at = now(), "
+                     "error_reason = 'RUN_ABANDONED', error_message = $3, "
+                     "fencing_token = $2::bigint WHERE id = $1",
+                     3, params, NULL, err);
+    if (rc != RS_OK)
+        return rc;
+    params[0] = PQgetvalue(run, 0, 2);
+    rc = rs_db_query(conn, "sync.lease_release_abandoned",
+                     "UPDATE sync.leases SET expires_at = '-infinity' "
+                     "WHERE source_id = $1 AND fencing_token = $2::bigint",
+                     2, params, NULL, err);
+    if (rc == RS_OK) {
+        struct rs_log_ctx log = { PQgetvalue(run, 0, 0), "abandon", NULL };
+
+        rs_log_warn(&log, "run abandoned", "source_id", PQgetvalue(run, 0, 2), NULL);
+        o->abandoned = true;
+    }
+    return rc;
+}
+
+static rs_status
+claim_body(rs_db_conn *conn, void *arg, struct rs_error *err)
+{
+    struct claim_op *o = arg;
+    struct sync_job_state *st;
+    char token_text[24];
+    const char *params[2];
+    PGresult *run = NULL;
+    PGresult *res = NULL;
+    int64_t token = 0;
+    bool takeover;
+    int kind;
+    rs_status rc;
+
+    o->st = NULL;
+    o->abandoned = false;
+    rc = rs_db_query(conn, "sync.run_claim",
+                     "SELECT r.id, r.organization_id, r.source_id, r.kind, r.status, "
+                     "r.attempts, r.operator_user_id, r.request::text FROM sync.runs r "
+                     "WHERE r.status IN (1, 2) AND NOT EXISTS (SELECT 1 FROM sync.leases l "
+                     "WHERE l.source_id = r.source_id AND l.expires_at >= clock_timestamp()) "
+                     "ORDER BY r.created_at LIMIT 1 FOR UPDATE OF r SKIP LOCKED",
+                     0, NULL, &run, err);
+    if (rc != RS_OK || PQntuples(run) == 0)
+        goto out;
+    rc = sync_lease_take(conn, o->svc, PQgetvalue(run, 0, 2), PQgetvalue(run, 0, 0), &token,
+                         err);
+    if (rc != RS_OK || token == 0)
+        goto out;
+    kind = (int)sync_col_int64(run, 0, 3);
+    takeover = sync_col_int64(run, 0, 4) == SYNC_RUNNING;
+    if (takeover && (kind == SYNC_KIND_DELETE || kind == SYNC_KIND_CLEAR ||
+                     sync_col_int64(run, 0, 5) >= o->svc->settings.max_attempts)) {
+        rc = abandon(conn, o, run, token, err);
+        goto out;
+    }
+    snprintf(token_text, sizeof(token_text), "%lld", (long long)token);
+    params[0] = PQgetvalue(run, 0, 0);
+    params[1] = token_text;
+    rc = rs_db_query(conn, "sync.run_start",
+                     "UPDATE sync.runs SET status = 2, attempts = attempts + 1, "
+                     "fencing_token = $2::bigint, started_at = coalesce(started_at, now()) "
+                     "WHERE id = $1 RETURNING attempts, checkpoint",
+                     2, params, &res, err);
+    if (rc != RS_OK)
+        goto out;
+    st = sync_job_alloc(o->svc, PQgetvalue(run, 0, 0), PQgetvalue(run, 0, 1),
+                        PQgetvalue(run, 0, 2), PQgetvalue(run, 0, 6), kind,
+                        PQgetvalue(run, 0, 7));
+    if (st == NULL) {
+        rc = sync_nomem(err);
+        goto out;
+    }
+    st->job.fencing_token = token;
+    st->job.attempt = (int)sync_col_int64(res, 0, 0);
+    st->job.checkpoint = (int)sync_col_int64(res, 0, 1);
+    o->st = st;
+out:
+    PQclear(res);
+    PQclear(run);
+    return rc;
+}
+
+/* Puts an interrupted run back to PENDING and expires its lease (shutdown). */
+static rs_status
+hand_back_body(rs_db_conn *conn, void *arg, struct rs_error *err)
+{
+    struct sync_job *job = arg;
+    const char *params[1] = { job->run_id };
+    rs_status rc;
+
+    rc = sync_job_check_tx(job, conn, err);
+    if (rc == RS_OK)
+        rc = rs_db_query(conn, "sync.run_hand_back",
+                         "UPDATE sync.runs SET status = 1 WHERE id = $1 AND status = 2", 1,
+                         params, NULL, err);
+    if (rc == RS_OK)
+        rc = sync_lease_release(conn, job, err);
+    return rc;
+}
+
+static void
+execute(struct sync_service *svc, struct sync_job_state *st)
+{
+    struct sync_job *job = &st->job;
+    struct rs_error err;
+    struct rs_error fin;
+    char attempt[16];
+    char checkpoint[16];
+    rs_status rc;
+
+    rs_error_clear(&err);
+    rs_error_clear(&fin);
+    snprintf(attempt, sizeof(attempt), "%d", job->attempt);
+    snprintf(checkpoint, sizeof(checkpoint), "%d", job->checkpoint);
+    rs_log_info(&job->log, job->attempt > 1 ? "run resumed" : "run started", "attempt",
+                attempt, "checkpoint", checkpoint, "source_id", job->source_id, NULL);
+    rc = sync_lease_beat_start(job, &err);
+    if (rc == RS_OK) {
+        if (job->kind == SYNC_KIND_STRUCTURE)
+            rc = sync_exec_structure(job, &err);
+        else if (job->kind == SYNC_KIND_SYNC)
+            rc = sync_exec_sync(job, &err);
+        else
+            rc = rs_error_set(&err, RS_EINTERNAL, "INTERNAL",
+                              "run kind %d is not run by workers", job->kind);
+    }
+    if (rc != RS_OK && (atomic_load(&st->lost) || strcmp(err.reason, "LEASE_LOST") == 0)) {
+        rs_log_warn(&job->log, "run stopped: another worker holds its lease now", NULL);
+        sync_job_free(job);
+        return;
+    }
+    if (rc != RS_OK && sync_worker_stopping(svc)) {
+        if (sync_tx(svc, hand_back_body, job, &fin) == RS_OK)
+            rs_log_info(&job->log, "run handed back for another replica to resume", NULL);
+        else
+            rs_log_warn(&job->log, "could not hand the run back; it resumes when its lease "
+                                   "expires",
+                        "error", fin.message, NULL);
+        sync_job_free(job);
+        return;
+    }
+    if (rc != RS_OK)
+        rs_log_warn(&job->log, "run failed", "reason", err.reason, "error", err.message, NULL);
+    if (sync_job_finish(job, rc == RS_OK ? NULL : &err, NULL, NULL, &fin) != RS_OK)
+        rs_log_warn(NULL, "could not record the end of a run", "error", fin.message, NULL);
+}
+
+static void
+wait_for_work(struct sync_worker *w, unsigned long seen)
+{
+    int ms = w->svc->settings.poll_ms;
+    struct timespec until;
+
+    clock_gettime(CLOCK_REALTIME, &until);
+    until.tv_sec += ms / 1000;
+    until.tv_nsec += (long)(ms % 1000) * 1000000L;
+    if (until.tv_nsec >= 1000000000L) {
+        until.tv_sec++;
+        until.tv_nsec -= 1000000000L;
+    }
+    pthread_mutex_lock(&w->mu);
+    while (!atomic_load(&w->stop) && w->wakeups == seen)
+        if (pthread_cond_timedwait(&w->cv, &w->mu, &until) == ETIMEDOUT)
+            break;
+    pthread_mutex_unlock(&w->mu);
+}
+
+static void *
+worker_main(void *arg)
+{
+    struct sync_worker *w = arg;
+    struct sync_service *svc = w->svc;
+
+    while (!atomic_load(&w->stop)) {
+        struct claim_op o = { svc, NULL, false };
+        struct rs_error err;
+        unsigned long seen;
+
+        pthread_mutex_lock(&w->mu);
+        seen = w->wakeups;
+        pthread_mutex_unlock(&w->mu);
+        rs_error_clear(&err);
+        if (sync_tx(svc, claim_body, &o, &err) != RS_OK) {
+            rs_log_warn(NULL, "could not look for runs", "error", err.message, NULL);
+            wait_for_work(w, seen);
+            continue;
+        }
+        if (o.st != NULL) {
+            execute(svc, o.st);
+            continue;
+        }
+        if (!o.abandoned)
+            wait_for_work(w, seen);
+    }
+    return NULL;
+}
+
+/* --- LISTEN --- */
+
+static PGconn *
+listen_connect(struct sync_worker *w)
+{
+    const char *keys[] = { "dbname", "connect_timeout", "application_name", NULL };
+    const char *values[] = { w->conninfo, "5", "roster-sync-listen", NULL };
+    PGconn *conn = PQconnectdbParams(keys, values, 1);
+    PGresult *res;
+
+    if (conn == NULL)
+        return NULL;
+    if (PQstatus(conn) != CONNECTION_OK) {
+        rs_log_warn(NULL, "could not connect to listen for new runs", "detail",
+                    PQerrorMessage(conn), NULL);
+        PQfinish(conn);
+        return NULL;
+    }
+    res = PQexec(conn, "LISTEN " SYNC_NOTIFY_CHANNEL);
+    if (PQresultStatus(res) != PGRES_COMMAND_OK) {
+        rs_log_warn(NULL, "could not listen for new runs", "detail", PQerrorMessage(conn),
+                    NULL);
+        PQclear(res);
+        PQfinish(conn);
+        return NULL;
+    }
+    PQclear(res);
+    return conn;
+}
+
+static void
+listen_loop(struct sync_worker *w, PGconn *conn)
+{
+    while (!atomic_load(&w->stop)) {
+        int sock = PQsocket(conn);
+        struct timeval tv = { .tv_sec = 0, .tv_usec = LISTEN_POLL_MS * 1000 };
+        PGnotify *n;
+        bool any = false;
+        fd_set rd;
+        int ready;
+
+        if (sock < 0)
+            return;
+        FD_ZERO(&rd);
+        FD_SET(sock, &rd);
+        ready = select(sock + 1, &rd, NULL, NULL, &tv);
+        if (ready < 0 && errno != EINTR)
+            return;
+        if (ready <= 0)
+            continue;
+        if (!PQconsumeInput(conn))
+            return;
+        while ((n = PQnotifies(conn)) != NULL) {
+            any = true;
+            PQfreemem(n);
+        }
+        if (any)
+            wake_all(w);
+        if (PQstatus(conn) != CONNECTION_OK)
+            return;
+    }
+}
+
+static void *
+listen_main(void *arg)
+{
+    struct sync_worker *w = arg;
+    int backoff = 100;
+
+    while (!atomic_load(&w->stop)) {
+        PGconn *conn = listen_connect(w);
+
+        if (conn != NULL) {
+            backoff = 100;
+            /* Notifications sent while nobody listened are lost: look now. */
+            wake_all(w);
+            listen_loop(w, conn);
+            PQfinish(conn);
+            continue;
+        }
+        for (int slept = 0; slept < backoff && !atomic_load(&w->stop);
+             slept += LISTEN_POLL_MS) {
+            struct timespec ts = { 0, LISTEN_POLL_MS * 1000000L };
+
+            nanosleep(&ts, NULL);
+        }
+        backoff = backoff * 2 > LISTEN_BACKOFF_MAX_MS ? LISTEN_BACKOFF_MAX_MS : backoff * 2;
+    }
+    return NULL;
+}
+
+rs_status
+sync_worker_start(struct sync_service *svc, const char *conninfo, struct rs_error *err)
+{
+    struct sync_worker *w = calloc(1, sizeof(*w));
+    int i;
+
+    if (w == NULL)
+        return sync_nomem(err);
+    w->svc = svc;
+    w->conninfo = strdup(conninfo);
+    w->threads = calloc((size_t)svc->settings.workers, sizeof(pthread_t));
+    if (w->conninfo == NULL || w->threads == NULL) {
+        free(w->conninfo);
+        free(w->threads);
+        free(w);
+        return sync_nomem(err);
+    }
+    atomic_init(&w->stop, false);
+    pthread_mutex_init(&w->mu, NULL);
+    pthread_cond_init(&w->cv, NULL);
+    svc->worker = w;
+    if (pthread_create(&w->listener, NULL, listen_main, w) == 0)
+        w->has_listener = true;
+    for (i = 0; i < svc->settings.workers; i++) {
+        if (pthread_create(&w->threads[i], NULL, worker_main, w) != 0)
+            break;
+        w->n_threads++;
+    }
+    if (w->n_threads == 0 || !w->has_listener) {
+        sync_worker_stop(svc);
+        return rs_error_set(err, RS_EINTERNAL, "INTERNAL", "could not start run threads");
+    }
+    return RS_OK;
+}
+
+void
+sync_worker_stop(struct sync_service *svc)
+{
+    struct sync_worker *w = svc->worker;
+    int i;
+
+    if (w == NULL)
+        return;
+    atomic_store(&w->stop, true);
+    wake_all(w);
+    for (i = 0; i < w->n_threads; i++)
+        pthread_join(w->threads[i], NULL);
+    if (w->has_listener)
+        pthread_join(w->listener, NULL);
+    pthread_cond_destroy(&w->cv);
+    pthread_mutex_destroy(&w->mu);
+    free(w->threads);
+    free(w->conninfo);
+    free(w);
+    svc->worker = NULL;
+}

@@ -1,0 +1,154 @@
+/*
+ * services/sync/tests/test_data.c
+ *    Unit tests of the data plane's pure helpers: the nickname suffix rule
+ *    and the PostgreSQL array literals the structure diff is loaded with.
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include "dataplane.h"
+#include "roster/str.h"
+
+#define NICK (4 * SYNC_DP_NICKNAME_MAX + 1)
+
+static size_t
+code_points(const char *s)
+{
+    return rs_utf8_length(s, strlen(s));
+}
+
+static void
+nickname_plain_name_is_kept(void **state)
+{
+    char out[NICK];
+
+    (void)state;
+    sync_dp_nickname("李雷", NULL, out, sizeof(out));
+    assert_string_equal(out, "李雷");
+    sync_dp_nickname("Ana Wang", "", out, sizeof(out));
+    assert_string_equal(out, "Ana Wang");
+}
+
+static void
+nickname_suffix_is_appended(void **state)
+{
+    char out[NICK];
+
+    (void)state;
+    sync_dp_nickname("李雷", "E0001", out, sizeof(out));
+    assert_string_equal(out, "李雷-E0001");
+}
+
+static void
+nickname_long_name_is_cut_to_50(void **state)
+{
+    char name[4 * 60 + 1] = "";
+    char out[NICK];
+    int i;
+
+    (void)state;
+    for (i = 0; i < 60; i++)
+        strcat(name, "长");
+    sync_dp_nickname(name, NULL, out, sizeof(out));
+    assert_int_equal(code_points(out), 50);
+    sync_dp_nickname(name, "1234", out, sizeof(out));
+    assert_int_equal(code_points(out), 50);
+    assert_string_equal(out + strlen(out) - 5, "-1234");
+}
+
+static void
+nickname_cut_keeps_whole_characters(void **state)
+{
+    char name[4 * 60 + 1] = "";
+    char out[NICK];
+    int i;
+
+    (void)state;
+    for (i = 0; i < 60; i++)
+        strcat(name, "𠮷"); /* four bytes each */
+    sync_dp_nickname(name, "abc", out, sizeof(out));
+    assert_true(rs_utf8_valid(out, strlen(out)));
+    assert_int_equal(code_points(out), 50);
+}
+
+static void
+nickname_cut_drops_trailing_space(void **state)
+{
+    char name[64];
+    char out[NICK];
+
+    (void)state;
+    /* 44 letters, a space, more letters: the cut at 45 ends in the space */
+    memset(name, 'a', 44);
+    strcpy(name + 44, " bcdefgh");
+    sync_dp_nickname(name, "1234", out, sizeof(out));
+    assert_int_equal(strlen(out), 44 + 5);
+    assert_string_equal(out + 44, "-1234");
+}
+
+static void
+nickname_long_suffix_is_cut(void **state)
+{
+    char suffix[80];
+    char out[NICK];
+
+    (void)state;
+    memset(suffix, '9', 79);
+    suffix[79] = '\0';
+    sync_dp_nickname("名", suffix, out, sizeof(out));
+    assert_int_equal(code_points(out), 50);
+    assert_memory_equal(out, "名-", strlen("名-"));
+}
+
+static void
+email_local_part(void **state)
+{
+    char out[32];
+
+    (void)state;
+    sync_dp_email_local("lilei@example.org", out, sizeof(out));
+    assert_string_equal(out, "lilei");
+    sync_dp_email_local("no-at-sign", out, sizeof(out));
+    assert_string_equal(out, "");
+    sync_dp_email_local("averyveryverylonglocalpartthatdoesnotfit@x.y", out, 8);
+    assert_string_equal(out, "averyve");
+}
+
+static void
+array_literal_escapes(void **state)
+{
+    struct sync_dp_buf b = { 0 };
+
+    (void)state;
+    sync_dp_buf_str(&b, "{");
+    sync_dp_buf_elem(&b, "plain");
+    sync_dp_buf_elem(&b, "a \"quoted\" \\ name, {x}");
+    sync_dp_buf_elem(&b, NULL);
+    sync_dp_buf_elem(&b, "");
+    sync_dp_buf_str(&b, "}");
+    assert_false(b.oom);
+    assert_string_equal(b.data, "{\"plain\",\"a \\\"quoted\\\" \\\\ name, {x}\",NULL,\"\"}");
+    sync_dp_buf_free(&b);
+}
+
+int
+main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(nickname_plain_name_is_kept),
+        cmocka_unit_test(nickname_suffix_is_appended),
+        cmocka_unit_test(nickname_long_name_is_cut_to_50),
+        cmocka_unit_test(nickname_cut_keeps_whole_characters),
+        cmocka_unit_test(nickname_cut_drops_trailing_space),
+        cmocka_unit_test(nickname_long_suffix_is_cut),
+        cmocka_unit_test(email_local_part),
+        cmocka_unit_test(array_literal_escapes),
+    };
+
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
