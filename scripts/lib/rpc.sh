@@ -1,7 +1,7 @@
 # scripts/lib/rpc.sh: buf curl helpers shared by scripts/demo and
 # scripts/compose-smoke. Source it after setting:
 #   buf    the buf binary           token  the bearer token
-#   py     python3                  out, err  files for the last answer
+#   py     python3                  out, err  files for the last response
 #   url    http://HOST:PORT         svc    the fully qualified service name
 # It defines step, ok and fail for readable output, and call, callq, refuse,
 # field and expect around buf curl.
@@ -22,7 +22,7 @@ fail() {
     exit 1
 }
 
-# call METHOD ACTOR JSON: prints the request and the answer; the answer is
+# call METHOD ACTOR JSON: prints the request and the response; the response is
 # left in $out. ACTOR "-" sends no x-roster-actor.
 call() {
     local method=$1 actor=$2 body=$3
@@ -41,7 +41,7 @@ call() {
     fi
 }
 
-# callq METHOD ACTOR JSON: call without printing the answer.
+# callq METHOD ACTOR JSON: call without printing the response.
 callq() { quiet=1 call "$@"; }
 
 # refuse METHOD ACTOR JSON CODE REASON: the call must fail with that gRPC
@@ -101,7 +101,7 @@ PY
     ok "refused with $want_code $want_reason"
 }
 
-# field PATH: prints a field of the last answer (dotted path, list indexes).
+# field PATH: prints a field of the last response (dotted path, list indexes).
 field() {
     "$py" - "$out" "$1" <<'PY'
 import json, sys
@@ -112,7 +112,7 @@ print(json.dumps(d, ensure_ascii=False) if isinstance(d, (dict, list)) else d)
 PY
 }
 
-# expect PYTHON_EXPR WHAT: checks the last answer, bound to "d".
+# expect PYTHON_EXPR WHAT: checks the last response, bound to "d".
 expect() {
     "$py" - "$out" "$1" <<'PY' || fail "$2"
 import json, sys
