@@ -122,8 +122,7 @@ def main():
         "ban-json": b'{"status":1111,"punish":"deny","wait":10}',
         "ban-html": b'<html><head><title>403</title></head><body>denied</body></html>',
         "truncated": b'{"errcode":0,"result":{"list":[{"userid":"u1"',
-        # Moved to fuzz/findings until dt__json_as_int64 checks the range.
-        # "big-number": b'{"errcode":0,"n":1e300,"m":-9223372036854775808,"s":"99999999999999999999"}',
+        "big-number": b'{"errcode":0,"n":1e300,"m":-9223372036854775808,"s":"99999999999999999999"}',
         "empty": b"",
     }
     for name, body in bodies.items():

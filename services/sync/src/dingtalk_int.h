@@ -26,7 +26,7 @@ struct dt_envelope {
     enum dt_body_kind kind;
     long errcode;      /* sub_code when errcode was 88 and sub_code parsed */
     char errmsg[192];  /* sub_msg or errmsg, UTF-8, cut on a character boundary */
-    json_t *root;      /* owned; NULL unless kind is DT_BODY_OK or DT_BODY_ERRCODE */
+    json_t *root;      /* owned, may be set whatever the kind; the caller frees it */
 };
 
 /* The client's reaction to an errcode. */

@@ -34,7 +34,12 @@ dt__json_as_int64(const json_t *value, int64_t *out)
     if (json_is_real(value)) {
         double d = json_real_value(value);
 
-        /* Whole numbers only; ids sent as 7.1e7 still read exactly. */
+        /*
+         * Whole numbers only; ids sent as 7.1e7 still read exactly. The range
+         * test comes first: casting a double outside int64_t is undefined.
+         */
+        if (!(d >= -9223372036854775808.0 && d < 9223372036854775808.0))
+            return false;
         if (d != (double) (int64_t) d)
             return false;
         *out = (int64_t) d;
@@ -121,8 +126,12 @@ dt__envelope_parse(const char *body, size_t len, long http_status,
     if (root == NULL || !json_is_object(root)) {
         json_decref(root);
         out->kind = DT_BODY_MALFORMED;
-        copy_message(out->errmsg, sizeof(out->errmsg),
-                     root == NULL ? jerr.text : "reply is not a JSON object");
+        /* jansson's error text may quote the raw bytes, which need not be UTF-8. */
+        if (root == NULL)
+            snprintf(out->errmsg, sizeof(out->errmsg), "invalid JSON at byte %d",
+                     jerr.position);
+        else
+            copy_message(out->errmsg, sizeof(out->errmsg), "reply is not a JSON object");
         return;
     }
     if (is_ban_object(root)) {

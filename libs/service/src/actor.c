@@ -1,0 +1,34 @@
+/*
+ * libs/service/src/actor.c
+ *    The organisation and acting-user errors the services share.
+ */
+#include "roster/actor.h"
+
+rs_status
+rs_org_not_found(const char *org_id, struct rs_error *err)
+{
+    rs_error_set(err, RS_ENOTFOUND, "ORGANIZATION_NOT_FOUND", "organization \"%s\" not found",
+                 org_id);
+    rs_error_meta(err, "organization_id", org_id);
+    return RS_ENOTFOUND;
+}
+
+rs_status
+rs_actor_check(const char *org_id, const char *actor, bool org_found, bool actor_found,
+               bool enabled, struct rs_error *err)
+{
+    if (!org_found)
+        return rs_org_not_found(org_id, err);
+    if (!actor_found) {
+        rs_error_set(err, RS_EPERM, "ACTOR_NOT_IN_ORGANIZATION",
+                     "acting user \"%s\" is not a user of organization \"%s\"", actor, org_id);
+        rs_error_meta(err, "actor", actor);
+        return RS_EPERM;
+    }
+    if (!enabled) {
+        rs_error_set(err, RS_EPERM, "ACTOR_DISABLED", "acting user \"%s\" is disabled", actor);
+        rs_error_meta(err, "actor", actor);
+        return RS_EPERM;
+    }
+    return RS_OK;
+}
