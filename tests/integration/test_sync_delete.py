@@ -20,21 +20,13 @@ C = grpc.StatusCode
 
 @pytest.fixture(scope="module")
 def st(tmp_path_factory):
-    work = str(tmp_path_factory.mktemp("sync_delete"))
-    fixture = synclib.write_fixture(work, dp.org_doc("dingdelete01"))
-    with synclib.Stack(work, sims=[fixture]) as s:
+    with dp.stack(tmp_path_factory, "sync_delete", "dingdelete01") as s:
         yield s
 
 
 @pytest.fixture(scope="module")
 def env(st):
-    org, owner = st.new_org_with_owner()
-    src = st.create_source(st.sims[0], org, owner)
-    run = dp.update_structure(st, org, owner, src)
-    assert run.status == spb.RUN_STATUS_SUCCEEDED, run
-    run = dp.start_sync(st, org, owner, src, department_ids=[1])
-    assert run.status == spb.RUN_STATUS_SUCCEEDED, run
-    return org, owner, src
+    return dp.new_source(st)
 
 
 def az(st, method, req, owner):
@@ -78,8 +70,9 @@ def test_refusals(st, env):
                C.NOT_FOUND, "MEMBER_NOT_FOUND", owner.user_id)
     st.refused("DeleteNode", delete_req(org, src, spb.NODE_KIND_DEPARTMENT, "424242"),
                C.NOT_FOUND, "DEPARTMENT_NOT_FOUND", owner.user_id)
-    st.refused("DeleteNode", delete_req(org, src, spb.NODE_KIND_DEPARTMENT, "abc"),
-               C.INVALID_ARGUMENT, "FIELD_INVALID", owner.user_id)
+    for bad in ("abc", "+1", "01", "-5", "99999999999999999999999", "1 "):
+        st.refused("DeleteNode", delete_req(org, src, spb.NODE_KIND_DEPARTMENT, bad),
+                   C.INVALID_ARGUMENT, "FIELD_INVALID", owner.user_id)
     st.refused("DeleteNode", delete_req(org, src, spb.NODE_KIND_UNSPECIFIED, "1"),
                C.INVALID_ARGUMENT, "FIELD_INVALID", owner.user_id)
     st.refused("DeleteNode", delete_req(org, src, spb.NODE_KIND_MEMBER, ""),

@@ -94,7 +94,7 @@ def test_out_of_scope_branch_skipped(st):
         run = dp.update_structure(st, org, owner, src)
         assert run.status == spb.RUN_STATUS_SUCCEEDED, run
         assert len(run.warnings) == 1, run.warnings
-        skipped = re.search(r"department (\d+) is outside", run.warnings[0])
+        skipped = re.search(r"department (\d+) could not be read", run.warnings[0])
         assert skipped, run.warnings
         assert "50004" in run.warnings[0], run.warnings
         assert dp.items(st, org, owner, run) == []
@@ -105,6 +105,49 @@ def test_out_of_scope_branch_skipped(st):
     finally:
         st.sim_control(sim, {"op": "fault.clear"})
         st.sim_control(sim, {"op": "scope.set", "dept_ids": [1], "user_ids": []})
+
+
+def test_not_found_branch_skipped(st):
+    """One 60003 from a department's member list (a glitch, or deleted
+    mid-walk) skips the branch with a warning; its members are not read as
+    departures."""
+    sim = st.sims[0]
+    org, owner, src = fresh(st)
+    dp.start_sync(st, org, owner, src, department_ids=[1])
+    before = stored_state(st, src)
+    st.sim_control(sim, {"op": "fault.add", "api": "topapi/v2/user/list",
+                         "kind": "error", "errcode": 60003, "at": 2, "count": 1})
+    try:
+        run = dp.update_structure(st, org, owner, src)
+    finally:
+        st.sim_control(sim, {"op": "fault.clear"})
+    assert run.status == spb.RUN_STATUS_SUCCEEDED, run
+    assert len(run.warnings) == 1, run.warnings
+    assert "60003" in run.warnings[0], run.warnings
+    assert stored_state(st, src) == before
+    assert dp.members(st, org, owner, src, flag=spb.NODE_FLAG_TO_BE_DELETED) == {}
+
+
+@pytest.mark.parametrize("field", ["name", "unionid", "userid"])
+def test_hidden_field_fails_run(st, field):
+    """A member field DingTalk leaves out (no field permission) fails the
+    run: it is never read as a rename, a new person or a departure."""
+    sim = st.sims[0]
+    org, owner, src = fresh(st)
+    before = stored_state(st, src)
+    names = st.sql("SELECT string_agg(name || unionid, ',' ORDER BY userid) "
+                   "FROM sync.members WHERE source_id = '%s'" % src.source_id)
+    st.sim_control(sim, {"op": "config", "hidden_fields": [field]})
+    try:
+        run = dp.update_structure(st, org, owner, src)
+    finally:
+        st.sim_control(sim, {"op": "config", "hidden_fields": []})
+    assert run.status == spb.RUN_STATUS_FAILED, run
+    assert run.error_reason == "DINGTALK_FIELD_MISSING"
+    assert '"%s"' % field in run.error_message, run.error_message
+    assert stored_state(st, src) == before
+    assert st.sql("SELECT string_agg(name || unionid, ',' ORDER BY userid) "
+                  "FROM sync.members WHERE source_id = '%s'" % src.source_id) == names
 
 
 def test_missing_permission_fails_run(st):

@@ -71,6 +71,15 @@ def test_update_structure_pending_then_already_running(st):
     third = start_structure(st, org, owner, src)
     assert not third.already_running and third.run.run_id != first.run.run_id
     st.wait_run(org.organization_id, third.run.run_id, owner.user_id, timeout=120)
+    # The records outlive the source, as the users and groups its runs made do.
+    st.call("DeleteSource", spb.DeleteSourceRequest(organization_id=org.organization_id,
+                                                    source_id=src.source_id), owner.user_id)
+    runs = st.call("ListRuns", spb.ListRunsRequest(organization_id=org.organization_id),
+                   owner.user_id).runs
+    assert {r.run_id for r in runs} == {first.run.run_id, third.run.run_id}
+    kept = st.call("GetRun", spb.GetRunRequest(organization_id=org.organization_id,
+                                               run_id=first.run.run_id), owner.user_id)
+    assert kept.status == spb.RUN_STATUS_SUCCEEDED
 
 
 def test_items_and_counts(st, loaded):

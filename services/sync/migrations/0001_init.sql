@@ -88,7 +88,9 @@ CREATE INDEX member_departments_dept_idx ON sync.member_departments (source_id, 
 CREATE TABLE sync.runs (
     id                text        PRIMARY KEY CHECK (id ~ '^[0-9a-f]{32}$'),
     organization_id   text        NOT NULL,
-    source_id         text        NOT NULL REFERENCES sync.sources (id) ON DELETE CASCADE,
+    -- No foreign key: the records of a deleted source's runs stay, as the
+    -- users and groups they made do.
+    source_id         text        NOT NULL,
     kind              smallint    NOT NULL CHECK (kind BETWEEN 1 AND 4),
     status            smallint    NOT NULL CHECK (status BETWEEN 1 AND 6),
     trigger           smallint    NOT NULL DEFAULT 1,

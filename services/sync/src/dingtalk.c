@@ -506,6 +506,7 @@ request(struct dt_client *client, const char *api, json_t *body, bool is_gettoke
     struct dt_envelope env;
     char *post_body = NULL;
     bool token_retried = false;
+    enum dt_code_class cls;
     int attempt = 0;
     CURLcode cc;
     rs_status rc = RS_OK;
@@ -579,7 +580,11 @@ request(struct dt_client *client, const char *api, json_t *body, bool is_gettoke
 
         if (errcode != NULL)
             *errcode = env.errcode;
-        switch (dt__code_classify(env.errcode, is_gettoken)) {
+        cls = dt__code_classify(env.errcode, is_gettoken);
+        /* A code DingTalk gives no meaning to, under HTTP 5xx, is a server fault. */
+        if (cls == DT_CLASS_OTHER && env.http_status >= 500)
+            cls = DT_CLASS_BUSY;
+        switch (cls) {
         case DT_CLASS_TOKEN:
             if (is_gettoken || token_retried)
                 break;

@@ -27,6 +27,7 @@ struct dt_envelope {
     long errcode;      /* sub_code when errcode was 88 and sub_code parsed */
     char errmsg[192];  /* sub_msg or errmsg, UTF-8, cut on a character boundary */
     json_t *root;      /* owned, may be set whatever the kind; the caller frees it */
+    long http_status;
 };
 
 /* The client's reaction to an errcode. */

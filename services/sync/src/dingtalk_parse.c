@@ -108,6 +108,7 @@ dt__envelope_parse(const char *body, size_t len, long http_status,
     size_t i = 0;
 
     memset(out, 0, sizeof(*out));
+    out->http_status = http_status;
     while (i < len && (body[i] == ' ' || body[i] == '\t' || body[i] == '\r' || body[i] == '\n'))
         i++;
     if (i == len) {

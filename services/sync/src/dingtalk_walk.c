@@ -215,6 +215,25 @@ user_from_json(const json_t *obj, int64_t in_dept, struct dt_user *u)
     return RS_OK;
 }
 
+static rs_status
+require_fields(const json_t *obj, int64_t in_dept, struct rs_error *err)
+{
+    static const char *const fields[] = { "userid", "name", "unionid" };
+    size_t i;
+
+    for (i = 0; i < sizeof(fields) / sizeof(fields[0]); i++) {
+        if (*dt__json_str(obj, fields[i]) != '\0')
+            continue;
+        rs_error_set(err, RS_EPRECOND, "DINGTALK_FIELD_MISSING",
+                     "DingTalk listed a member of department %lld without \"%s\": the app "
+                     "may lack the field permission; nothing was changed",
+                     (long long) in_dept, fields[i]);
+        rs_error_meta(err, "field", fields[i]);
+        return RS_EPRECOND;
+    }
+    return RS_OK;
+}
+
 /* Adds a user, or merges its departments into the one already seen. */
 static rs_status
 merge_user(struct walk *w, const json_t *obj, int64_t in_dept, struct rs_error *err)
@@ -225,11 +244,16 @@ merge_user(struct walk *w, const json_t *obj, int64_t in_dept, struct rs_error *
     struct dt_user *known;
     json_t *index;
     int64_t *grown;
+    rs_status rc;
 
-    if (*userid == '\0') {
-        rs_log_warn(w->log, "skipped DingTalk user without userid", NULL);
-        return RS_OK;
-    }
+    /*
+     * DingTalk leaves out fields the app may not read. Without its userid,
+     * name or unionid a member would look departed or renamed, so the walk
+     * stops instead and nothing is stored.
+     */
+    rc = require_fields(obj, in_dept, err);
+    if (rc != RS_OK)
+        return rc;
     if (user_from_json(obj, in_dept, &fresh) != RS_OK)
         return oom(err);
     index = json_object_get(w->user_index, userid);
@@ -322,14 +346,16 @@ skip_dept(struct walk *w, int64_t dept_id, long errcode, struct rs_error *err)
 {
     char key[24];
 
+    /*
+     * 60003 means deleted while the walk ran, or a glitch upstream: one such
+     * answer must not turn the whole branch into departures, so it is
+     * skipped like a branch outside the scope and read again next time.
+     */
     rs_error_clear(err);
-    if (errcode == 50004)
-        return add_skipped_dept(w, dept_id, err);
-    /* 60003: deleted while the walk ran; its absence is the truth. */
     dept_key(dept_id, key);
-    rs_log_info(w->log, "skipped DingTalk department deleted during the walk", "dept_id", key,
-                NULL);
-    return RS_OK;
+    rs_log_warn(w->log, "skipped DingTalk department branch", "dept_id", key, "errcode",
+                errcode == 50004 ? "50004" : "60003", NULL);
+    return add_skipped_dept(w, dept_id, err);
 }
 
 static rs_status

@@ -289,10 +289,13 @@ confirm(struct rs_call *call, const struct sync_actor *actor,
         *err = failure;
         rc = failure.code;
     } else {
+        struct rs_error finish_err;
+
         *err = failure;
-        if (sync_job_finish(job, &failure, arena, NULL, &failure) != RS_OK)
+        rs_error_clear(&finish_err);
+        if (sync_job_finish(job, &failure, arena, NULL, &finish_err) != RS_OK)
             rs_log_warn(rs_call_log(call), "could not finish a deletion run", "reason",
-                        failure.reason, NULL);
+                        finish_err.reason, NULL);
     }
 out:
     failures_free(&dept_fail);

@@ -18,14 +18,6 @@
 #include "roster/str.h"
 
 static rs_status
-field_invalid(struct rs_error *err, const char *field, const char *what)
-{
-    rs_error_set(err, RS_EINVAL, "FIELD_INVALID", "invalid %s: %s", field, what);
-    rs_error_meta(err, "field", field);
-    return RS_EINVAL;
-}
-
-static rs_status
 not_flagged(struct rs_error *err, const char *kind, const char *id)
 {
     rs_error_set(err, RS_EPRECOND, "NODE_NOT_FLAGGED",
@@ -275,14 +267,15 @@ sync_dp_preview(rs_db_conn *conn, rs_arena *arena, const struct sync_dp_source *
     roster__sync__v1__delete_preview__init(&out->msg);
     if (target == SYNC_DP_MEMBER) {
         if (external_id == NULL || external_id[0] == '\0' || strlen(external_id) > 64)
-            return field_invalid(err, "external_id", "expected a DingTalk userid");
+            return sync_field_invalid(err, "external_id", "expected a DingTalk userid");
         rc = member_target(conn, arena, src, external_id, out, err);
     } else if (target == SYNC_DP_DEPARTMENT) {
-        char *end = NULL;
-        long long v = external_id != NULL ? strtoll(external_id, &end, 10) : 0;
+        /* Digits only, no sign or leading zero, within bigint: the id as DingTalk writes it. */
+        size_t len = external_id != NULL ? strlen(external_id) : 0;
 
-        if (external_id == NULL || external_id[0] == '\0' || *end != '\0' || v < 1)
-            return field_invalid(err, "external_id", "expected a department id");
+        if (len == 0 || len > 18 || external_id[0] == '0'
+            || strspn(external_id, "0123456789") != len)
+            return sync_field_invalid(err, "external_id", "expected a department id");
         rc = dept_target(conn, arena, src, external_id, out, err);
     } else {
         rc = dept_target(conn, arena, src, NULL, out, err);

@@ -555,8 +555,8 @@ warn_skipped(struct sync_job *job, const struct dt_org *org, struct rs_error *er
 
     for (i = 0; i < org->n_skipped; i++) {
         snprintf(text, sizeof(text),
-                 "department %lld is outside the app's visibility scope (50004): its branch "
-                 "was skipped and left as it was",
+                 "department %lld could not be read (outside the app's visibility scope, "
+                 "50004, or not found, 60003): its branch was skipped and left as it was",
                  (long long)org->skipped_dept_ids[i]);
         rc = sync_job_warn(job, text, err);
         if (rc != RS_OK)

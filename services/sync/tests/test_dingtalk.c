@@ -1013,6 +1013,14 @@ busy_and_truncated_replies(void **state)
                     "\"count\":3,\"errcode\":-1,\"errmsg\":\"系统繁忙\"}");
     expect_fetch_error(client, RS_EUNAVAIL, "DINGTALK_UNAVAILABLE", &err);
     assert_string_equal(meta(&err, "errcode"), "-1");
+
+    /* An unknown code under HTTP 500 is a server fault: retried like -1. */
+    sim_control(&s, "{\"op\":\"fault.add\",\"api\":\"topapi/v2/user/list\",\"kind\":\"error\","
+                    "\"at\":2,\"count\":1,\"errcode\":500,\"errmsg\":\"internal error\","
+                    "\"http_status\":500}");
+    fetch_ok(client, &org);
+    assert_small_org(&org);
+    dt_org_free(&org);
     dt_client_destroy(client);
     sim_stop(&s);
 }
