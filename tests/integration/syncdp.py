@@ -60,6 +60,27 @@ def org_doc(corp_id, depts=None, users=None, scope=None):
     return doc
 
 
+def stack(tmp_path_factory, name, corp_id):
+    """Returns a synclib.Stack with one simulator serving org_doc(corp_id)."""
+    work = str(tmp_path_factory.mktemp(name))
+    fixture = synclib.write_fixture(work, org_doc(corp_id))
+    return synclib.Stack(work, sims=[fixture])
+
+
+def new_source(st, synced=True):
+    """Creates an organisation, its owner and a source on the first simulator.
+
+    With synced, also runs Update Structure and a Start Sync of department 1."""
+    org, owner = st.new_org_with_owner()
+    src = st.create_source(st.sims[0], org, owner)
+    if synced:
+        run = update_structure(st, org, owner, src)
+        assert run.status == spb.RUN_STATUS_SUCCEEDED, run
+        run = start_sync(st, org, owner, src, department_ids=[1])
+        assert run.status == spb.RUN_STATUS_SUCCEEDED, run
+    return org, owner, src
+
+
 def update_structure(st, org, owner, src, force=False, timeout=60):
     resp = st.call("UpdateStructure", spb.UpdateStructureRequest(
         organization_id=org.organization_id, source_id=src.source_id, force=force),

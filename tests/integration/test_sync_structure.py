@@ -7,28 +7,19 @@ nothing."""
 import pytest
 
 import syncdp as dp
-import synclib
 from roster.identity.v1 import identity_pb2 as pb
 from roster.sync.v1 import sync_pb2 as spb
 
 
 @pytest.fixture(scope="module")
 def st(tmp_path_factory):
-    work = str(tmp_path_factory.mktemp("sync_structure"))
-    fixture = synclib.write_fixture(work, dp.org_doc("dingstructure01"))
-    with synclib.Stack(work, sims=[fixture]) as s:
+    with dp.stack(tmp_path_factory, "sync_structure", "dingstructure01") as s:
         yield s
 
 
 @pytest.fixture(scope="module")
 def env(st):
-    org, owner = st.new_org_with_owner()
-    src = st.create_source(st.sims[0], org, owner)
-    run = dp.update_structure(st, org, owner, src)
-    assert run.status == spb.RUN_STATUS_SUCCEEDED, run
-    run = dp.start_sync(st, org, owner, src, department_ids=[1])
-    assert run.status == spb.RUN_STATUS_SUCCEEDED, run
-    return org, owner, src
+    return dp.new_source(st)
 
 
 def flagged(st, org, owner, src, flag):

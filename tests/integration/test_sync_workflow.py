@@ -17,17 +17,13 @@ REGULAR = 111111113
 
 @pytest.fixture(scope="module")
 def st(tmp_path_factory):
-    work = str(tmp_path_factory.mktemp("sync_workflow"))
-    fixture = synclib.write_fixture(work, dp.org_doc("dingworkflow01"))
-    with synclib.Stack(work, sims=[fixture]) as s:
+    with dp.stack(tmp_path_factory, "sync_workflow", "dingworkflow01") as s:
         yield s
 
 
 @pytest.fixture(scope="module")
 def env(st):
-    org, owner = st.new_org_with_owner()
-    src = st.create_source(st.sims[0], org, owner)
-    return org, owner, src
+    return dp.new_source(st, synced=False)
 
 
 def test_update_structure_stores_the_tree(st, env):

@@ -4,6 +4,19 @@
  */
 #include "roster/actor.h"
 
+#include "roster/str.h"
+
+rs_status
+rs_actor_validate(const char *actor, struct rs_error *err)
+{
+    if (actor != NULL && rs_id_valid(actor))
+        return RS_OK;
+    rs_error_set(err, RS_EINVAL, "ACTOR_INVALID",
+                 "invalid x-roster-actor: expected 32 lower-case hexadecimal digits");
+    rs_error_meta(err, "field", "x-roster-actor");
+    return RS_EINVAL;
+}
+
 rs_status
 rs_org_not_found(const char *org_id, struct rs_error *err)
 {

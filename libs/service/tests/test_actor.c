@@ -73,6 +73,21 @@ test_actor_enabled_passes(void **state)
     assert_string_equal(err.message, "");
 }
 
+static void
+test_actor_validate(void **state)
+{
+    struct rs_error err;
+
+    (void)state;
+    rs_error_clear(&err);
+    assert_int_equal(rs_actor_validate(ACTOR, &err), RS_OK);
+    assert_int_equal(rs_actor_validate(NULL, &err), RS_EINVAL);
+    assert_string_equal(err.reason, "ACTOR_INVALID");
+    assert_string_equal(err.meta_value[0], "x-roster-actor");
+    assert_int_equal(rs_actor_validate("FEDCBA9876543210FEDCBA9876543210", &err), RS_EINVAL);
+    assert_string_equal(err.reason, "ACTOR_INVALID");
+}
+
 int
 main(void)
 {
@@ -81,6 +96,7 @@ main(void)
         cmocka_unit_test(test_actor_not_in_organization),
         cmocka_unit_test(test_actor_disabled),
         cmocka_unit_test(test_actor_enabled_passes),
+        cmocka_unit_test(test_actor_validate),
     };
 
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -10,6 +10,7 @@
 #include <string.h>
 
 #include "revision.h"
+#include "roster/actor.h"
 #include "roster/str.h"
 
 rs_status
@@ -134,12 +135,9 @@ authz_authorize(rs_db_conn *conn, struct rs_call *call, const char *org_id, unsi
     rc = authz_validate_id("organization_id", org_id, err);
     if (rc != RS_OK)
         return rc;
-    if (actor == NULL || !rs_id_valid(actor)) {
-        rs_error_set(err, RS_EINVAL, "ACTOR_INVALID",
-                     "invalid x-roster-actor: expected 32 lower-case hexadecimal digits");
-        rs_error_meta(err, "field", "x-roster-actor");
-        return RS_EINVAL;
-    }
+    rc = rs_actor_validate(actor, err);
+    if (rc != RS_OK)
+        return rc;
     params[0] = org_id;
     params[1] = actor;
     rc = authz_query(conn, call, "authz.actor",
@@ -152,25 +150,11 @@ authz_authorize(rs_db_conn *conn, struct rs_call *call, const char *org_id, unsi
                      2, params, &res, err);
     if (rc != RS_OK)
         return rc;
-    if (PQntuples(res) == 0) {
-        rs_error_set(err, RS_ENOTFOUND, "ORGANIZATION_NOT_FOUND",
-                     "organization \"%s\" not found", org_id);
-        rs_error_meta(err, "organization_id", org_id);
-        return RS_ENOTFOUND;
-    }
-    if (PQgetisnull(res, 0, 1)) {
-        rs_error_set(err, RS_EPERM, "ACTOR_NOT_IN_ORGANIZATION",
-                     "acting user \"%s\" is not a user of organization \"%s\"", actor,
-                     org_id);
-        rs_error_meta(err, "actor", actor);
-        return RS_EPERM;
-    }
-    if (strcmp(PQgetvalue(res, 0, 1), "t") != 0) {
-        rs_error_set(err, RS_EPERM, "ACTOR_DISABLED", "acting user \"%s\" is disabled",
-                     actor);
-        rs_error_meta(err, "actor", actor);
-        return RS_EPERM;
-    }
+    rc = rs_actor_check(org_id, actor, PQntuples(res) > 0,
+                        PQntuples(res) > 0 && !PQgetisnull(res, 0, 1),
+                        PQntuples(res) > 0 && strcmp(PQgetvalue(res, 0, 1), "t") == 0, err);
+    if (rc != RS_OK)
+        return rc;
     snprintf(out->org_id, sizeof(out->org_id), "%s", org_id);
     snprintf(out->user_id, sizeof(out->user_id), "%s", actor);
     snprintf(out->owner_id, sizeof(out->owner_id), "%s", PQgetvalue(res, 0, 0));

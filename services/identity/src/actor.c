@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "roster/actor.h"
 #include "roster/str.h"
 
 /* Maximum wait for a pooled connection, also when the call has no deadline. */
@@ -103,12 +104,8 @@ identity_authorize(rs_db_conn *conn, struct rs_call *call, const char *org_id,
                                1, params, &res, err);
     if (rc != RS_OK)
         return rc;
-    if (PQntuples(res) == 0) {
-        rs_error_set(err, RS_ENOTFOUND, "ORGANIZATION_NOT_FOUND",
-                     "organization \"%s\" not found", org_id);
-        rs_error_meta(err, "organization_id", org_id);
-        return RS_ENOTFOUND;
-    }
+    if (PQntuples(res) == 0)
+        return rs_org_not_found(org_id, err);
     memcpy(out->org_id, org_id, RS_ID_LEN + 1);
     snprintf(out->owner_id, sizeof(out->owner_id), "%s", PQgetvalue(res, 0, 0));
 
@@ -116,12 +113,9 @@ identity_authorize(rs_db_conn *conn, struct rs_call *call, const char *org_id,
     if (actor == NULL || actor[0] == '\0')
         return rs_error_set(err, RS_EUNAUTH, "ACTOR_REQUIRED",
                             "missing x-roster-actor metadata naming the acting user");
-    if (!rs_id_valid(actor)) {
-        rs_error_set(err, RS_EINVAL, "ACTOR_INVALID",
-                     "invalid x-roster-actor: expected 32 lower-case hexadecimal digits");
-        rs_error_meta(err, "field", "x-roster-actor");
-        return RS_EINVAL;
-    }
+    rc = rs_actor_validate(actor, err);
+    if (rc != RS_OK)
+        return rc;
     params[0] = actor;
     params[1] = org_id;
     rc = rs_db_query_arena(conn, arena, "identity.actor",
@@ -130,19 +124,10 @@ identity_authorize(rs_db_conn *conn, struct rs_call *call, const char *org_id,
                            2, params, &res, err);
     if (rc != RS_OK)
         return rc;
-    if (PQntuples(res) == 0) {
-        rs_error_set(err, RS_EPERM, "ACTOR_NOT_IN_ORGANIZATION",
-                     "acting user \"%s\" is not a user of organization \"%s\"", actor,
-                     org_id);
-        rs_error_meta(err, "actor", actor);
-        return RS_EPERM;
-    }
-    if (strcmp(PQgetvalue(res, 0, 0), "t") != 0) {
-        rs_error_set(err, RS_EPERM, "ACTOR_DISABLED", "acting user \"%s\" is disabled",
-                     actor);
-        rs_error_meta(err, "actor", actor);
-        return RS_EPERM;
-    }
+    rc = rs_actor_check(org_id, actor, true, PQntuples(res) > 0,
+                        PQntuples(res) > 0 && strcmp(PQgetvalue(res, 0, 0), "t") == 0, err);
+    if (rc != RS_OK)
+        return rc;
     memcpy(out->user_id, actor, RS_ID_LEN + 1);
     if (flags & IDENTITY_NEED_ADMIN)
         return identity_actor_is_org_admin(conn, out, err);

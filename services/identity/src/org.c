@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "roster/actor.h"
 #include "roster/str.h"
 #include "validate.h"
 
@@ -73,12 +74,8 @@ select_org(rs_db_conn *conn, rs_arena *arena, const char *org_id,
                            1, params, &res, err);
     if (rc != RS_OK)
         return rc;
-    if (PQntuples(res) == 0) {
-        rs_error_set(err, RS_ENOTFOUND, "ORGANIZATION_NOT_FOUND",
-                     "organization \"%s\" not found", org_id);
-        rs_error_meta(err, "organization_id", org_id);
-        return RS_ENOTFOUND;
-    }
+    if (PQntuples(res) == 0)
+        return rs_org_not_found(org_id, err);
     *out = identity_org_from_row(arena, res, 0);
     return *out == NULL ? identity_nomem(err) : RS_OK;
 }

@@ -10,6 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "roster/actor.h"
 #include "roster/str.h"
 
 rs_status
@@ -84,12 +85,9 @@ sync_authorize(rs_db_conn *conn, struct rs_call *call, const char *org_id, unsig
     rc = sync_validate_id("organization_id", org_id, err);
     if (rc != RS_OK)
         return rc;
-    if (actor == NULL || !rs_id_valid(actor)) {
-        rs_error_set(err, RS_EINVAL, "ACTOR_INVALID",
-                     "invalid x-roster-actor: expected 32 lower-case hexadecimal digits");
-        rs_error_meta(err, "field", "x-roster-actor");
-        return RS_EINVAL;
-    }
+    rc = rs_actor_validate(actor, err);
+    if (rc != RS_OK)
+        return rc;
     params[0] = org_id;
     params[1] = actor;
     rc = sync_query(conn, call, "sync.actor",
@@ -99,25 +97,11 @@ sync_authorize(rs_db_conn *conn, struct rs_call *call, const char *org_id, unsig
                     2, params, &res, err);
     if (rc != RS_OK)
         return rc;
-    if (PQntuples(res) == 0) {
-        rs_error_set(err, RS_ENOTFOUND, "ORGANIZATION_NOT_FOUND",
-                     "organization \"%s\" not found", org_id);
-        rs_error_meta(err, "organization_id", org_id);
-        return RS_ENOTFOUND;
-    }
-    if (PQgetisnull(res, 0, 0)) {
-        rs_error_set(err, RS_EPERM, "ACTOR_NOT_IN_ORGANIZATION",
-                     "acting user \"%s\" is not a user of organization \"%s\"", actor,
-                     org_id);
-        rs_error_meta(err, "actor", actor);
-        return RS_EPERM;
-    }
-    if (strcmp(PQgetvalue(res, 0, 0), "t") != 0) {
-        rs_error_set(err, RS_EPERM, "ACTOR_DISABLED", "acting user \"%s\" is disabled",
-                     actor);
-        rs_error_meta(err, "actor", actor);
-        return RS_EPERM;
-    }
+    rc = rs_actor_check(org_id, actor, PQntuples(res) > 0,
+                        PQntuples(res) > 0 && !PQgetisnull(res, 0, 0),
+                        PQntuples(res) > 0 && strcmp(PQgetvalue(res, 0, 0), "t") == 0, err);
+    if (rc != RS_OK)
+        return rc;
     snprintf(out->org_id, sizeof(out->org_id), "%s", org_id);
     snprintf(out->user_id, sizeof(out->user_id), "%s", actor);
     out->org_admin = strcmp(PQgetvalue(res, 0, 1), "t") == 0;

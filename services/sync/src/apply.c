@@ -136,33 +136,6 @@ array_of_ids(rs_arena *arena, const int64_t *ids, size_t n, char **out, struct r
     return *out == NULL ? sync_dp_nomem(err) : RS_OK;
 }
 
-static bool
-parse_id_array(rs_arena *arena, const char *text, int64_t **out, size_t *n)
-{
-    const char *p;
-    size_t count = 1;
-    size_t i = 0;
-
-    for (p = text; *p != '\0'; p++)
-        if (*p == ',')
-            count++;
-    *out = rs_arena_alloc(arena, sizeof(int64_t) * count);
-    if (*out == NULL)
-        return false;
-    for (p = text; *p != '\0';) {
-        if ((*p >= '0' && *p <= '9') || *p == '-') {
-            char *end;
-
-            (*out)[i++] = strtoll(p, &end, 10);
-            p = end;
-        } else {
-            p++;
-        }
-    }
-    *n = i;
-    return true;
-}
-
 static char *
 dup(rs_arena *arena, const PGresult *res, int row, int c)
 {
@@ -234,8 +207,8 @@ load_members(struct sync_dp_apply *a, rs_db_conn *conn, struct rs_error *err)
         m->stored_user = dup(a->arena, res, r, 9);
         if (m->userid == NULL || m->unionid == NULL || m->name == NULL || m->email == NULL ||
             m->mobile == NULL || m->job_number == NULL || m->stored_user == NULL ||
-            !parse_id_array(a->arena, PQgetvalue(res, r, 10), &m->groups_of,
-                            &m->n_groups_of))
+            !sync_dp_parse_ids(a->arena, PQgetvalue(res, r, 10), &m->groups_of,
+                               &m->n_groups_of))
             goto nomem;
     }
     a->n_members = (size_t)n;

@@ -123,6 +123,37 @@ sync_dp_int(rs_arena *arena, int64_t v)
     return rs_arena_printf(arena, "%lld", (long long)v);
 }
 
+bool
+sync_dp_parse_ids(rs_arena *arena, const char *text, int64_t **out, size_t *n)
+{
+    const char *p;
+    size_t count = 1;
+    size_t i = 0;
+
+    *out = NULL;
+    *n = 0;
+    if (strpbrk(text, "0123456789") == NULL)
+        return true;
+    for (p = text; *p != '\0'; p++)
+        if (*p == ',')
+            count++;
+    *out = rs_arena_alloc(arena, count * sizeof(**out));
+    if (*out == NULL)
+        return false;
+    for (p = text; *p != '\0' && i < count;) {
+        if ((*p >= '0' && *p <= '9') || *p == '-') {
+            char *end;
+
+            (*out)[i++] = strtoll(p, &end, 10);
+            p = end;
+        } else {
+            p++;
+        }
+    }
+    *n = i;
+    return true;
+}
+
 rs_status
 sync_dp_check_id(const char *field, const char *value, struct rs_error *err)
 {

@@ -87,10 +87,6 @@ rs_status sync_nomem(struct rs_error *err);
 RS_MUSTCHECK rs_status sync_validate_id(const char *field, const char *value,
                                         struct rs_error *err);
 
-/* INVALID_ARGUMENT FIELD_INVALID naming field; returns RS_EINVAL. */
-rs_status sync_field_invalid(struct rs_error *err, const char *field, const char *fmt, ...)
-    RS_PRINTF(3, 4);
-
 /* rs_db_query_arena on the call's arena. */
 RS_MUSTCHECK rs_status sync_query(rs_db_conn *conn, struct rs_call *call, const char *stmt,
                                   const char *sql, int n_params, const char *const *params,

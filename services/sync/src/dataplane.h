@@ -60,6 +60,13 @@ RS_MUSTCHECK rs_status sync_dp_acquire(struct sync_service *svc, rs_db_conn **ou
 /* Formats v into arena; NULL when out of memory. */
 char *sync_dp_int(rs_arena *arena, int64_t v);
 
+/*
+ * Parses a bigint array literal ("{1,-2}", or "" for NULL) into *out (from
+ * arena, NULL when empty) and *n. Returns false when out of memory.
+ */
+RS_MUSTCHECK bool sync_dp_parse_ids(rs_arena *arena, const char *text, int64_t **out,
+                                    size_t *n);
+
 /* RS_ENOMEM with reason OUT_OF_MEMORY. */
 rs_status sync_dp_nomem(struct rs_error *err);
 

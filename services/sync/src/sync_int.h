@@ -108,6 +108,10 @@ RS_MUSTCHECK rs_status sync_authorize(rs_db_conn *conn, struct rs_call *call,
                                       const char *org_id, unsigned flags,
                                       struct sync_actor *out, struct rs_error *err);
 
+/* INVALID_ARGUMENT FIELD_INVALID naming field; returns RS_EINVAL. */
+rs_status sync_field_invalid(struct rs_error *err, const char *field, const char *fmt, ...)
+    RS_PRINTF(3, 4);
+
 /* Runs fn in a READ COMMITTED transaction on the service's pool. */
 RS_MUSTCHECK rs_status sync_tx(struct sync_service *svc, rs_db_tx_fn fn, void *arg,
                                struct rs_error *err);

@@ -39,19 +39,11 @@
 #define MEMBER_ID_COL 11
 
 static rs_status
-field_invalid(struct rs_error *err, const char *field, const char *what)
-{
-    rs_error_set(err, RS_EINVAL, "FIELD_INVALID", "invalid %s: %s", field, what);
-    rs_error_meta(err, "field", field);
-    return RS_EINVAL;
-}
-
-static rs_status
 check_flag(int flag, struct rs_error *err)
 {
     if (flag >= SYNC_FLAG_NONE && flag <= SYNC_FLAG_TO_BE_DELETED)
         return RS_OK;
-    return field_invalid(err, "flag", "expected NONE, NAME_CHANGED or TO_BE_DELETED");
+    return sync_field_invalid(err, "flag", "expected NONE, NAME_CHANGED or TO_BE_DELETED");
 }
 
 /* Authorises a read and loads the source; *conn is lent from the pool. */
@@ -99,39 +91,6 @@ dept_from_row(rs_arena *arena, const PGresult *res, int row)
     return d;
 }
 
-/* Parses a PostgreSQL bigint array literal "{1,2}" into the member. */
-static bool
-parse_ids(rs_arena *arena, const char *text, int64_t **out, size_t *n)
-{
-    const char *p;
-    size_t count = 0;
-    size_t i = 0;
-
-    *out = NULL;
-    *n = 0;
-    for (p = text; *p != '\0'; p++)
-        if ((*p >= '0' && *p <= '9') && (p == text || p[-1] == '{' || p[-1] == ','))
-            count++;
-    if (count == 0)
-        return true;
-    *out = rs_arena_alloc(arena, count * sizeof(**out));
-    if (*out == NULL)
-        return false;
-    p = text;
-    while (*p != '\0' && i < count) {
-        if ((*p >= '0' && *p <= '9') || *p == '-') {
-            char *end;
-
-            (*out)[i++] = strtoll(p, &end, 10);
-            p = end;
-        } else {
-            p++;
-        }
-    }
-    *n = i;
-    return true;
-}
-
 static Roster__Sync__V1__Member *
 member_from_row(rs_arena *arena, const PGresult *res, int row)
 {
@@ -145,7 +104,8 @@ member_from_row(rs_arena *arena, const PGresult *res, int row)
     m->name = col(arena, res, row, 2);
     m->flag = (Roster__Sync__V1__NodeFlag)atoi(PQgetvalue(res, row, 3));
     m->previous_name = col(arena, res, row, 4);
-    if (!parse_ids(arena, PQgetvalue(res, row, 5), &m->department_ids, &m->n_department_ids))
+    if (!sync_dp_parse_ids(arena, PQgetvalue(res, row, 5), &m->department_ids,
+                           &m->n_department_ids))
         return NULL;
     m->title = col(arena, res, row, 6);
     m->job_number = col(arena, res, row, 7);
@@ -210,7 +170,7 @@ sync_list_departments(struct rs_call *call, const ProtobufCMessage *msg,
     if (rc == RS_OK)
         rc = rs_page_size(req->page_size, &page_size, err);
     if (rc == RS_OK && req->parent_department_id < 0)
-        rc = field_invalid(err, "parent_department_id", "expected 0 or a department id");
+        rc = sync_field_invalid(err, "parent_department_id", "expected 0 or a department id");
     if (rc != RS_OK)
         return rc;
     parent = sync_dp_int(arena, req->parent_department_id);
@@ -308,7 +268,7 @@ sync_list_members(struct rs_call *call, const ProtobufCMessage *msg, ProtobufCMe
     if (rc == RS_OK)
         rc = rs_page_size(req->page_size, &page_size, err);
     if (rc == RS_OK && req->department_id < 0)
-        rc = field_invalid(err, "department_id", "expected 0 or a department id");
+        rc = sync_field_invalid(err, "department_id", "expected 0 or a department id");
     if (rc != RS_OK)
         return rc;
     parts[0] = req->organization_id;
@@ -415,9 +375,9 @@ sync_search_structure(struct rs_call *call, const ProtobufCMessage *msg,
     rs_status rc;
 
     if (qlen == 0 || rs_utf8_length(req->query, qlen) > SEARCH_QUERY_MAX)
-        return field_invalid(err, "query", "expected 1 to 50 characters");
+        return sync_field_invalid(err, "query", "expected 1 to 50 characters");
     if (req->limit < 0 || req->limit > SEARCH_LIMIT_MAX)
-        return field_invalid(err, "limit", "expected 0 to 100");
+        return sync_field_invalid(err, "limit", "expected 0 to 100");
     rc = open_read(call, req->organization_id, req->source_id, &conn, &src, err);
     if (rc != RS_OK)
         goto out;

@@ -11,6 +11,12 @@
 #include "roster/status.h"
 
 /*
+ * Checks that actor (the x-roster-actor value, may be NULL) is 32 lower-case hex digits.
+ * Otherwise returns RS_EINVAL ACTOR_INVALID (metadata field) in err.
+ */
+rs_status rs_actor_validate(const char *actor, struct rs_error *err);
+
+/*
  * Sets NOT_FOUND ORGANIZATION_NOT_FOUND (metadata organization_id) in err
  * and returns RS_ENOTFOUND. org_id is borrowed, and err keeps a copy.
  */
