@@ -45,3 +45,17 @@ rs_actor_check(const char *org_id, const char *actor, bool org_found, bool actor
     }
     return RS_OK;
 }
+
+rs_status
+rs_validate_id(const char *field, const char *value, struct rs_error *err)
+{
+    if (value != NULL && rs_id_valid(value))
+        return RS_OK;
+    if (value == NULL || value[0] == '\0')
+        rs_error_set(err, RS_EINVAL, "INVALID_ID", "missing required id \"%s\"", field);
+    else
+        rs_error_set(err, RS_EINVAL, "INVALID_ID",
+                     "invalid %s: expected 32 lower-case hexadecimal digits", field);
+    rs_error_meta(err, "field", field);
+    return RS_EINVAL;
+}

@@ -100,20 +100,6 @@ authz_query(rs_db_conn *conn, struct rs_call *call, const char *stmt, const char
 }
 
 rs_status
-authz_validate_id(const char *field, const char *value, struct rs_error *err)
-{
-    if (value != NULL && rs_id_valid(value))
-        return RS_OK;
-    if (value == NULL || value[0] == '\0')
-        rs_error_set(err, RS_EINVAL, "INVALID_ID", "missing required id \"%s\"", field);
-    else
-        rs_error_set(err, RS_EINVAL, "INVALID_ID",
-                     "invalid %s: expected 32 lower-case hexadecimal digits", field);
-    rs_error_meta(err, "field", field);
-    return RS_EINVAL;
-}
-
-rs_status
 authz_validate_min_revision(const char *token, struct rs_error *err)
 {
     int64_t rev;
@@ -132,7 +118,7 @@ authz_authorize(rs_db_conn *conn, struct rs_call *call, const char *org_id, unsi
     rs_status rc;
 
     memset(out, 0, sizeof(*out));
-    rc = authz_validate_id("organization_id", org_id, err);
+    rc = rs_validate_id("organization_id", org_id, err);
     if (rc != RS_OK)
         return rc;
     rc = rs_actor_validate(actor, err);

@@ -15,6 +15,7 @@
 
 #include "engine.h"
 #include "model.h"
+#include "roster/actor.h"
 #include "roster/arena.h"
 #include "roster/authz/v1/authz.pb-c.h"
 #include "roster/db.h"
@@ -90,9 +91,6 @@ RS_MUSTCHECK rs_status authz_query(rs_db_conn *conn, struct rs_call *call, const
                                    const char *sql, int n_params, const char *const *params,
                                    PGresult **out, struct rs_error *err);
 
-/* Requires a 32-hex id in value; INVALID_ARGUMENT INVALID_ID (meta field) otherwise. */
-RS_MUSTCHECK rs_status authz_validate_id(const char *field, const char *value,
-                                         struct rs_error *err);
 
 /*
  * A display name of 1 to max_len code points without control characters,

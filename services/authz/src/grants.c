@@ -81,7 +81,7 @@ validate_subject(const Roster__Authz__V1__Subject *s, struct rs_error *err)
         return RS_EINVAL;
     }
     if (s->type != ROSTER__AUTHZ__V1__SUBJECT_TYPE__SUBJECT_TYPE_ORGANIZATION)
-        return authz_validate_id("subject.id", s->id, err);
+        return rs_validate_id("subject.id", s->id, err);
     if (s->id[0] == '\0')
         return RS_OK;
     rs_error_set(err, RS_EINVAL, "INVALID_ID",
@@ -407,7 +407,7 @@ AUTHZ_HANDLER(authz_revoke)
     o.call = call;
     o.org_id = r->organization_id;
     o.grant_id = r->grant_id;
-    rc = authz_validate_id("grant_id", r->grant_id, err);
+    rc = rs_validate_id("grant_id", r->grant_id, err);
     if (rc == RS_OK)
         rc = authz_tx(call, revoke_body, &o, err);
     if (rc != RS_OK)

@@ -211,7 +211,7 @@ validate_principal(int type, const char *id, struct rs_error *err)
         rs_error_meta(err, "field", "principal_type");
         return RS_EINVAL;
     }
-    return authz_validate_id("principal_id", id, err);
+    return rs_validate_id("principal_id", id, err);
 }
 
 AUTHZ_HANDLER(authz_set_workspace_member)
@@ -232,7 +232,7 @@ AUTHZ_HANDLER(authz_set_workspace_member)
     o.principal_id = r->principal_id;
     o.roles = r->role_ids;
     o.n_roles = r->n_role_ids;
-    rc = authz_validate_id("workspace_id", r->workspace_id, err);
+    rc = rs_validate_id("workspace_id", r->workspace_id, err);
     if (rc == RS_OK)
         rc = validate_principal(o.principal_type, o.principal_id, err);
     if (rc != RS_OK)
@@ -307,7 +307,7 @@ AUTHZ_HANDLER(authz_remove_workspace_member)
     o.ws_id = r->workspace_id;
     o.principal_type = (int)r->principal_type;
     o.principal_id = r->principal_id;
-    rc = authz_validate_id("workspace_id", r->workspace_id, err);
+    rc = rs_validate_id("workspace_id", r->workspace_id, err);
     if (rc == RS_OK)
         rc = validate_principal(o.principal_type, o.principal_id, err);
     if (rc == RS_OK)
@@ -354,7 +354,7 @@ AUTHZ_HANDLER(authz_list_workspace_members)
     o.call = call;
     o.org_id = r->organization_id;
     o.ws_id = r->workspace_id;
-    rc = authz_validate_id("workspace_id", r->workspace_id, err);
+    rc = rs_validate_id("workspace_id", r->workspace_id, err);
     if (rc == RS_OK)
         rc = authz_validate_min_revision(r->min_revision, err);
     if (rc == RS_OK)

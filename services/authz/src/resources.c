@@ -42,7 +42,7 @@ authz_validate_resource(const Roster__Authz__V1__Resource *r, bool need_workspac
         return RS_EINVAL;
     }
     if (need_workspace || r->workspace_id[0] != '\0')
-        return authz_validate_id("resource.workspace_id", r->workspace_id, err);
+        return rs_validate_id("resource.workspace_id", r->workspace_id, err);
     return RS_OK;
 }
 
@@ -219,7 +219,7 @@ AUTHZ_HANDLER(authz_register_resource)
     o.owner_id = r->owner_user_id;
     rc = authz_validate_resource(r->resource, true, err);
     if (rc == RS_OK && r->owner_user_id[0] != '\0')
-        rc = authz_validate_id("owner_user_id", r->owner_user_id, err);
+        rc = rs_validate_id("owner_user_id", r->owner_user_id, err);
     if (rc == RS_OK)
         rc = authz_tx(call, register_body, &o, err);
     if (rc != RS_OK)

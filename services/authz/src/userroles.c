@@ -254,7 +254,7 @@ run(struct rs_call *call, const ProtobufCMessage *req, enum roles_op op,
             return RS_EINVAL;
         }
     }
-    rc = authz_validate_id("user_id", u.user_id, err);
+    rc = rs_validate_id("user_id", u.user_id, err);
     if (rc == RS_OK)
         rc = authz_tx(call, write_body, &u, err);
     if (rc != RS_OK)

@@ -342,7 +342,7 @@ AUTHZ_HANDLER(authz_create_workspace)
     if (rc == RS_OK)
         rc = validate_mode(r->mode, false, err);
     if (rc == RS_OK)
-        rc = authz_validate_id("owner_user_id", r->owner_user_id, err);
+        rc = rs_validate_id("owner_user_id", r->owner_user_id, err);
     if (rc == RS_OK)
         rc = authz_tx(call, create_body, &o, err);
     if (rc != RS_OK)
@@ -360,7 +360,7 @@ AUTHZ_HANDLER(authz_get_workspace)
 
     memset(&o, 0, sizeof(o));
     o.call = call;
-    rc = authz_validate_id("workspace_id", r->workspace_id, err);
+    rc = rs_validate_id("workspace_id", r->workspace_id, err);
     if (rc == RS_OK)
         rc = authz_read(call, r->organization_id, "authz.ws_get",
                         "SELECT " WS_COLS " FROM authz.workspaces w "
@@ -495,7 +495,7 @@ AUTHZ_HANDLER(authz_update_workspace)
     o.org_id = r->organization_id;
     o.ws_id = r->workspace_id;
     o.req = r;
-    rc = authz_validate_id("workspace_id", r->workspace_id, err);
+    rc = rs_validate_id("workspace_id", r->workspace_id, err);
     if (rc == RS_OK && r->name[0] != '\0')
         rc = validate_ws_name(r->name, err);
     if (rc == RS_OK && r->description[0] != '\0')
@@ -504,7 +504,7 @@ AUTHZ_HANDLER(authz_update_workspace)
     if (rc == RS_OK)
         rc = validate_mode(r->mode, true, err);
     if (rc == RS_OK && r->owner_user_id[0] != '\0')
-        rc = authz_validate_id("owner_user_id", r->owner_user_id, err);
+        rc = rs_validate_id("owner_user_id", r->owner_user_id, err);
     if (rc == RS_OK)
         rc = authz_tx(call, update_body, &o, err);
     if (rc != RS_OK)
@@ -547,7 +547,7 @@ AUTHZ_HANDLER(authz_delete_workspace)
     o.call = call;
     o.org_id = r->organization_id;
     o.ws_id = r->workspace_id;
-    rc = authz_validate_id("workspace_id", r->workspace_id, err);
+    rc = rs_validate_id("workspace_id", r->workspace_id, err);
     if (rc == RS_OK)
         rc = authz_tx(call, delete_body, &o, err);
     if (rc != RS_OK)

@@ -142,9 +142,9 @@ identity_bind_external_identity(struct rs_call *call, const ProtobufCMessage *ms
     struct bind_op op = { call, (const void *)msg, NULL };
     rs_status rc;
 
-    rc = identity_validate_id("organization_id", op.req->organization_id, err);
+    rc = rs_validate_id("organization_id", op.req->organization_id, err);
     if (rc == RS_OK)
-        rc = identity_validate_id("user_id", op.req->user_id, err);
+        rc = rs_validate_id("user_id", op.req->user_id, err);
     if (rc == RS_OK)
         rc = validate_key(op.req->platform, op.req->corp_id, op.req->platform_user_id, err);
     if (rc == RS_OK)
@@ -204,7 +204,7 @@ identity_unbind_external_identity(struct rs_call *call, const ProtobufCMessage *
     Roster__Identity__V1__UnbindExternalIdentityResponse *out;
     rs_status rc;
 
-    rc = identity_validate_id("organization_id", op.req->organization_id, err);
+    rc = rs_validate_id("organization_id", op.req->organization_id, err);
     if (rc == RS_OK)
         rc = validate_key(op.req->platform, op.req->corp_id, op.req->platform_user_id, err);
     if (rc == RS_OK)
@@ -233,9 +233,9 @@ identity_list_external_identities(struct rs_call *call, const ProtobufCMessage *
     int n;
     rs_status rc;
 
-    rc = identity_validate_id("organization_id", req->organization_id, err);
+    rc = rs_validate_id("organization_id", req->organization_id, err);
     if (rc == RS_OK)
-        rc = identity_validate_id("user_id", req->user_id, err);
+        rc = rs_validate_id("user_id", req->user_id, err);
     if (rc != RS_OK)
         return rc;
     rc = identity_acquire(call, &conn, err);
@@ -297,7 +297,7 @@ identity_lookup_external_identity(struct rs_call *call, const ProtobufCMessage *
     PGresult *res = NULL;
     rs_status rc;
 
-    rc = identity_validate_id("organization_id", req->organization_id, err);
+    rc = rs_validate_id("organization_id", req->organization_id, err);
     if (rc == RS_OK)
         rc = identity_validate_platform("platform", req->platform, err);
     if (rc != RS_OK)

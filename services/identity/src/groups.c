@@ -220,9 +220,9 @@ identity_create_user_group(struct rs_call *call, const ProtobufCMessage *msg,
     memset(&op, 0, sizeof(op));
     op.call = call;
     op.req = req;
-    rc = identity_validate_id("organization_id", req->organization_id, err);
+    rc = rs_validate_id("organization_id", req->organization_id, err);
     if (rc == RS_OK && req->parent_group_id[0] != '\0')
-        rc = identity_validate_id("parent_group_id", req->parent_group_id, err);
+        rc = rs_validate_id("parent_group_id", req->parent_group_id, err);
     if (rc == RS_OK)
         rc = validate_name_description(req->name, req->description, err);
     if (rc == RS_OK && req->sync_source != NULL)
@@ -247,9 +247,9 @@ identity_get_user_group(struct rs_call *call, const ProtobufCMessage *msg,
     rs_db_conn *conn = NULL;
     rs_status rc;
 
-    rc = identity_validate_id("organization_id", req->organization_id, err);
+    rc = rs_validate_id("organization_id", req->organization_id, err);
     if (rc == RS_OK)
-        rc = identity_validate_id("group_id", req->group_id, err);
+        rc = rs_validate_id("group_id", req->group_id, err);
     if (rc != RS_OK)
         return rc;
     rc = identity_acquire(call, &conn, err);
@@ -284,9 +284,9 @@ identity_list_user_groups(struct rs_call *call, const ProtobufCMessage *msg,
     int n;
     rs_status rc;
 
-    rc = identity_validate_id("organization_id", req->organization_id, err);
+    rc = rs_validate_id("organization_id", req->organization_id, err);
     if (rc == RS_OK && req->parent_group_id[0] != '\0')
-        rc = identity_validate_id("parent_group_id", req->parent_group_id, err);
+        rc = rs_validate_id("parent_group_id", req->parent_group_id, err);
     if (rc == RS_OK)
         rc = rs_page_size(req->page_size, &page_size, err);
     if (rc != RS_OK)
@@ -397,9 +397,9 @@ identity_rename_user_group(struct rs_call *call, const ProtobufCMessage *msg,
     memset(&op, 0, sizeof(op));
     op.call = call;
     op.req = req;
-    rc = identity_validate_id("organization_id", req->organization_id, err);
+    rc = rs_validate_id("organization_id", req->organization_id, err);
     if (rc == RS_OK)
-        rc = identity_validate_id("group_id", req->group_id, err);
+        rc = rs_validate_id("group_id", req->group_id, err);
     if (rc == RS_OK)
         rc = validate_name_description(req->name, req->description, err);
     if (rc == RS_OK)
@@ -507,11 +507,11 @@ identity_move_user_group(struct rs_call *call, const ProtobufCMessage *msg,
     memset(&op, 0, sizeof(op));
     op.call = call;
     op.req = req;
-    rc = identity_validate_id("organization_id", req->organization_id, err);
+    rc = rs_validate_id("organization_id", req->organization_id, err);
     if (rc == RS_OK)
-        rc = identity_validate_id("group_id", req->group_id, err);
+        rc = rs_validate_id("group_id", req->group_id, err);
     if (rc == RS_OK && req->new_parent_group_id[0] != '\0')
-        rc = identity_validate_id("new_parent_group_id", req->new_parent_group_id, err);
+        rc = rs_validate_id("new_parent_group_id", req->new_parent_group_id, err);
     if (rc == RS_OK)
         rc = identity_tx(call, move_group_tx, &op, err);
     if (rc != RS_OK)
@@ -581,9 +581,9 @@ identity_delete_user_group(struct rs_call *call, const ProtobufCMessage *msg,
     memset(&op, 0, sizeof(op));
     op.call = call;
     op.req = req;
-    rc = identity_validate_id("organization_id", req->organization_id, err);
+    rc = rs_validate_id("organization_id", req->organization_id, err);
     if (rc == RS_OK)
-        rc = identity_validate_id("group_id", req->group_id, err);
+        rc = rs_validate_id("group_id", req->group_id, err);
     if (rc == RS_OK)
         rc = identity_tx(call, delete_group_tx, &op, err);
     if (rc != RS_OK)

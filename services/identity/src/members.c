@@ -128,9 +128,9 @@ change_members(struct rs_call *call, const ProtobufCMessage *msg, bool add,
     op.call = call;
     op.req = (const void *)msg;
     op.add = add;
-    rc = identity_validate_id("organization_id", op.req->organization_id, err);
+    rc = rs_validate_id("organization_id", op.req->organization_id, err);
     if (rc == RS_OK)
-        rc = identity_validate_id("group_id", op.req->group_id, err);
+        rc = rs_validate_id("group_id", op.req->group_id, err);
     if (rc != RS_OK)
         return rc;
     if (op.req->n_user_ids < 1 || op.req->n_user_ids > IDENTITY_BATCH_MAX) {
@@ -141,7 +141,7 @@ change_members(struct rs_call *call, const ProtobufCMessage *msg, bool add,
         return RS_EINVAL;
     }
     for (i = 0; i < op.req->n_user_ids; i++) {
-        rc = identity_validate_id("user_ids", op.req->user_ids[i], err);
+        rc = rs_validate_id("user_ids", op.req->user_ids[i], err);
         if (rc != RS_OK)
             return rc;
     }
@@ -209,9 +209,9 @@ identity_list_user_group_members(struct rs_call *call, const ProtobufCMessage *m
     int n;
     rs_status rc;
 
-    rc = identity_validate_id("organization_id", req->organization_id, err);
+    rc = rs_validate_id("organization_id", req->organization_id, err);
     if (rc == RS_OK)
-        rc = identity_validate_id("group_id", req->group_id, err);
+        rc = rs_validate_id("group_id", req->group_id, err);
     if (rc == RS_OK)
         rc = rs_page_size(req->page_size, &page_size, err);
     if (rc == RS_OK)
@@ -278,9 +278,9 @@ identity_list_groups_of_user(struct rs_call *call, const ProtobufCMessage *msg,
     int n;
     rs_status rc;
 
-    rc = identity_validate_id("organization_id", req->organization_id, err);
+    rc = rs_validate_id("organization_id", req->organization_id, err);
     if (rc == RS_OK)
-        rc = identity_validate_id("user_id", req->user_id, err);
+        rc = rs_validate_id("user_id", req->user_id, err);
     if (rc == RS_OK)
         rc = rs_page_size(req->page_size, &page_size, err);
     if (rc == RS_OK)

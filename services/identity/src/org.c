@@ -180,7 +180,7 @@ identity_get_organization(struct rs_call *call, const ProtobufCMessage *msg,
     rs_db_conn *conn = NULL;
     rs_status rc;
 
-    rc = identity_validate_id("organization_id", req->organization_id, err);
+    rc = rs_validate_id("organization_id", req->organization_id, err);
     if (rc != RS_OK)
         return rc;
     rc = identity_acquire(call, &conn, err);
@@ -298,7 +298,7 @@ identity_update_organization(struct rs_call *call, const ProtobufCMessage *msg,
     memset(&u, 0, sizeof(u));
     u.call = call;
     u.req = req;
-    rc = identity_validate_id("organization_id", req->organization_id, err);
+    rc = rs_validate_id("organization_id", req->organization_id, err);
     if (rc != RS_OK)
         return rc;
     if (req->update_mask == NULL || req->update_mask->n_paths == 0) {

@@ -227,7 +227,7 @@ identity_create_user(struct rs_call *call, const ProtobufCMessage *msg,
     memset(&c, 0, sizeof(c));
     c.call = call;
     c.req = (const void *)msg;
-    rc = identity_validate_id("organization_id", c.req->organization_id, err);
+    rc = rs_validate_id("organization_id", c.req->organization_id, err);
     if (rc != RS_OK)
         return rc;
     rc = identity_validate_new_user(c.req, err);
@@ -300,9 +300,9 @@ identity_get_user(struct rs_call *call, const ProtobufCMessage *msg, ProtobufCMe
     rs_db_conn *conn = NULL;
     rs_status rc;
 
-    rc = identity_validate_id("organization_id", req->organization_id, err);
+    rc = rs_validate_id("organization_id", req->organization_id, err);
     if (rc == RS_OK)
-        rc = identity_validate_id("user_id", req->user_id, err);
+        rc = rs_validate_id("user_id", req->user_id, err);
     if (rc != RS_OK)
         return rc;
     rc = identity_acquire(call, &conn, err);
@@ -339,7 +339,7 @@ identity_list_users(struct rs_call *call, const ProtobufCMessage *msg,
     int n;
     rs_status rc;
 
-    rc = identity_validate_id("organization_id", req->organization_id, err);
+    rc = rs_validate_id("organization_id", req->organization_id, err);
     if (rc != RS_OK)
         return rc;
     rc = rs_page_size(req->page_size, &page_size, err);
@@ -550,9 +550,9 @@ identity_update_user(struct rs_call *call, const ProtobufCMessage *msg,
     memset(&u, 0, sizeof(u));
     u.call = call;
     u.req = (const void *)msg;
-    rc = identity_validate_id("organization_id", u.req->organization_id, err);
+    rc = rs_validate_id("organization_id", u.req->organization_id, err);
     if (rc == RS_OK)
-        rc = identity_validate_id("user_id", u.req->user_id, err);
+        rc = rs_validate_id("user_id", u.req->user_id, err);
     if (rc == RS_OK)
         rc = parse_user_mask(&u, err);
     if (rc != RS_OK)
@@ -640,9 +640,9 @@ run_user_state(struct rs_call *call, const char *org_id, const char *user_id, in
     s->org_id = org_id;
     s->user_id = user_id;
     s->action = action;
-    rc = identity_validate_id("organization_id", org_id, err);
+    rc = rs_validate_id("organization_id", org_id, err);
     if (rc == RS_OK)
-        rc = identity_validate_id("user_id", user_id, err);
+        rc = rs_validate_id("user_id", user_id, err);
     if (rc != RS_OK)
         return rc;
     return identity_tx(call, user_state_tx, s, err);

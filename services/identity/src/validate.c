@@ -17,17 +17,6 @@ invalid(struct rs_error *err, const char *reason, const char *field, const char 
     return RS_EINVAL;
 }
 
-rs_status
-identity_validate_id(const char *field, const char *value, struct rs_error *err)
-{
-    if (value == NULL || value[0] == '\0')
-        return invalid(err, "INVALID_ID", field, "missing required id \"%s\"", field);
-    if (!rs_id_valid(value))
-        return invalid(err, "INVALID_ID", field,
-                       "invalid %s: expected 32 lower-case hexadecimal digits", field);
-    return RS_OK;
-}
-
 /*
  * Decodes one code point of valid UTF-8 at s; returns its byte length.
  * REQUIRES: s[0..len) is valid UTF-8 and len > 0.

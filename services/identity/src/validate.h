@@ -14,6 +14,7 @@
 
 #include <protobuf-c/protobuf-c.h>
 
+#include "roster/actor.h"
 #include "roster/page.h"
 #include "roster/status.h"
 
@@ -27,9 +28,6 @@
 #define IDENTITY_EMAIL_MAX 254      /* bytes */
 #define IDENTITY_BATCH_MAX 1000
 
-/* Requires a 32-hex id in value; INVALID_ID (meta field) otherwise. */
-RS_MUSTCHECK rs_status identity_validate_id(const char *field, const char *value,
-                                            struct rs_error *err);
 
 /*
  * Nickname: 1 to 50 code points of valid UTF-8, no control characters,

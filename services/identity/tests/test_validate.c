@@ -199,11 +199,11 @@ test_id_and_enums(void **state)
     struct rs_error err;
 
     (void)state;
-    assert_string_equal(REASON(identity_validate_id("user_id",
+    assert_string_equal(REASON(rs_validate_id("user_id",
                                                     "0123456789abcdef0123456789abcdef", &err)),
                         "");
-    assert_string_equal(REASON(identity_validate_id("user_id", "", &err)), "INVALID_ID");
-    assert_string_equal(REASON(identity_validate_id("user_id",
+    assert_string_equal(REASON(rs_validate_id("user_id", "", &err)), "INVALID_ID");
+    assert_string_equal(REASON(rs_validate_id("user_id",
                                                     "0123456789ABCDEF0123456789ABCDEF", &err)),
                         "INVALID_ID");
     assert_string_equal(err.meta_value[0], "user_id");

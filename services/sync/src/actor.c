@@ -20,20 +20,6 @@ sync_nomem(struct rs_error *err)
 }
 
 rs_status
-sync_validate_id(const char *field, const char *value, struct rs_error *err)
-{
-    if (value != NULL && rs_id_valid(value))
-        return RS_OK;
-    if (value == NULL || value[0] == '\0')
-        rs_error_set(err, RS_EINVAL, "INVALID_ID", "missing required id \"%s\"", field);
-    else
-        rs_error_set(err, RS_EINVAL, "INVALID_ID",
-                     "invalid %s: expected 32 lower-case hexadecimal digits", field);
-    rs_error_meta(err, "field", field);
-    return RS_EINVAL;
-}
-
-rs_status
 sync_field_invalid(struct rs_error *err, const char *field, const char *fmt, ...)
 {
     char text[200];
@@ -82,7 +68,7 @@ sync_authorize(rs_db_conn *conn, struct rs_call *call, const char *org_id, unsig
     rs_status rc;
 
     memset(out, 0, sizeof(*out));
-    rc = sync_validate_id("organization_id", org_id, err);
+    rc = rs_validate_id("organization_id", org_id, err);
     if (rc != RS_OK)
         return rc;
     rc = rs_actor_validate(actor, err);

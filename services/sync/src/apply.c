@@ -115,7 +115,7 @@ parse_request(struct sync_dp_apply *a, struct rs_error *err)
     return rc;
 nomem:
     json_decref(root);
-    return sync_dp_nomem(err);
+    return sync_nomem(err);
 }
 
 static rs_status
@@ -133,7 +133,7 @@ array_of_ids(rs_arena *arena, const int64_t *ids, size_t n, char **out, struct r
     sync_dp_buf_str(&b, "}");
     *out = b.oom ? NULL : rs_arena_strdup(arena, b.data);
     sync_dp_buf_free(&b);
-    return *out == NULL ? sync_dp_nomem(err) : RS_OK;
+    return *out == NULL ? sync_nomem(err) : RS_OK;
 }
 
 static char *
@@ -157,7 +157,7 @@ load_members(struct sync_dp_apply *a, rs_db_conn *conn, struct rs_error *err)
     for (i = 0; i < a->req.n_userids; i++)
         sync_dp_buf_elem(&users, a->req.userids[i]);
     sync_dp_buf_str(&users, "}");
-    rc = users.oom ? sync_dp_nomem(err) : RS_OK;
+    rc = users.oom ? sync_nomem(err) : RS_OK;
     if (rc == RS_OK)
         rc = array_of_ids(a->arena, a->req.dept_ids, a->req.n_dept_ids, &depts, err);
     if (rc != RS_OK)
@@ -214,7 +214,7 @@ load_members(struct sync_dp_apply *a, rs_db_conn *conn, struct rs_error *err)
     a->n_members = (size_t)n;
     goto out;
 nomem:
-    rc = sync_dp_nomem(err);
+    rc = sync_nomem(err);
 out:
     sync_dp_buf_free(&users);
     return rc;
@@ -252,7 +252,7 @@ load_depts(struct sync_dp_apply *a, rs_db_conn *conn, struct rs_error *err)
         }
     }
     sync_dp_buf_str(&anc, "}");
-    rc = anc.oom ? sync_dp_nomem(err) : RS_OK;
+    rc = anc.oom ? sync_nomem(err) : RS_OK;
     if (rc == RS_OK)
         rc = array_of_ids(a->arena, a->req.dept_ids, a->req.n_dept_ids, &depts, err);
     if (rc != RS_OK)
@@ -303,7 +303,7 @@ load_depts(struct sync_dp_apply *a, rs_db_conn *conn, struct rs_error *err)
     qsort(a->by_id, (size_t)n, sizeof(*a->by_id), cmp_dept_id);
     goto out;
 nomem:
-    rc = sync_dp_nomem(err);
+    rc = sync_nomem(err);
 out:
     sync_dp_buf_free(&anc);
     return rc;
@@ -421,7 +421,7 @@ find_group(struct sync_dp_apply *a, rs_arena *arena, const struct sync_dp_dept *
     *name = dup(arena, res, 0, 1);
     *parent = dup(arena, res, 0, 2);
     if (*id == NULL || *name == NULL || *parent == NULL)
-        return sync_dp_nomem(err);
+        return sync_nomem(err);
     return RS_OK;
 }
 
@@ -519,12 +519,12 @@ apply_dept(struct sync_dp_apply *a, struct sync_dp_dept *d, int seq, bool replay
     rs_status rc;
 
     if (arena == NULL)
-        return sync_dp_nomem(err);
+        return sync_nomem(err);
     rs_error_clear(&cerr);
     snprintf(ext, sizeof(ext), "%" PRId64, d->dept_id);
     alt_name = rs_arena_printf(arena, "%s (%s)", d->name, ext);
     if (alt_name == NULL) {
-        rc = sync_dp_nomem(err);
+        rc = sync_nomem(err);
         goto out;
     }
     rc = find_group(a, arena, d, &gid, &gname, &gparent, err);
@@ -631,7 +631,7 @@ sync_exec_sync(struct sync_job *job, struct rs_error *err)
     a.svc = job->svc;
     a.arena = rs_arena_create();
     if (a.arena == NULL)
-        return sync_dp_nomem(err);
+        return sync_nomem(err);
     rc = parse_request(&a, err);
     if (rc == RS_OK)
         rc = sync_dp_acquire(a.svc, &conn, err);

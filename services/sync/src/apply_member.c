@@ -161,14 +161,14 @@ load_state(struct chunk *c, rs_db_conn *conn, struct work *w, struct state *st,
     }
     text = rs_arena_strdup(c->arena, PQgetvalue(res, 0, 6));
     if (text == NULL)
-        return sync_dp_nomem(err);
+        return sync_nomem(err);
     st->n_groups = text[0] != '\0' ? 1 : 0;
     for (p = text; *p != '\0'; p++)
         if (*p == ',')
             st->n_groups++;
     st->groups = rs_arena_alloc(c->arena, sizeof(char *) * (st->n_groups + 1));
     if (st->groups == NULL)
-        return sync_dp_nomem(err);
+        return sync_nomem(err);
     for (i = 0; i < st->n_groups; i++) {
         st->groups[i] = text;
         text = strchr(text, ',');
@@ -398,7 +398,7 @@ plan_groups(struct chunk *c, struct work *w, const struct state *st, struct rs_e
     w->add = rs_arena_alloc(c->arena, sizeof(char *) * (m->n_groups_of + 1));
     w->remove = rs_arena_alloc(c->arena, sizeof(char *) * (st->n_groups + 1));
     if (w->want == NULL || w->add == NULL || w->remove == NULL)
-        return sync_dp_nomem(err);
+        return sync_nomem(err);
     for (i = 0; i < m->n_groups_of; i++) {
         const char *g = sync_dp_group_of(c->a, m->groups_of[i]);
 
@@ -627,10 +627,10 @@ sync_dp_apply_members(struct sync_dp_apply *a, size_t from, size_t to, struct rs
     c.a = a;
     c.arena = rs_arena_create();
     if (c.arena == NULL)
-        return sync_dp_nomem(err);
+        return sync_nomem(err);
     c.w = rs_arena_alloc(c.arena, sizeof(*c.w) * (to - from + 1));
     if (c.w == NULL) {
-        rc = sync_dp_nomem(err);
+        rc = sync_nomem(err);
         goto out;
     }
     for (i = from; i < to; i++) {

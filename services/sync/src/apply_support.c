@@ -111,12 +111,6 @@ sync_dp_buf_free(struct sync_dp_buf *b)
     b->oom = false;
 }
 
-rs_status
-sync_dp_nomem(struct rs_error *err)
-{
-    return rs_error_set(err, RS_ENOMEM, "OUT_OF_MEMORY", "out of memory");
-}
-
 char *
 sync_dp_int(rs_arena *arena, int64_t v)
 {

@@ -81,11 +81,7 @@ void sync_settings_free(struct sync_settings *s);
 
 /* --- actor.c --- */
 
-rs_status sync_nomem(struct rs_error *err);
 
-/* Requires a 32-hex id; INVALID_ARGUMENT INVALID_ID (meta field) otherwise. */
-RS_MUSTCHECK rs_status sync_validate_id(const char *field, const char *value,
-                                        struct rs_error *err);
 
 /* rs_db_query_arena on the call's arena. */
 RS_MUSTCHECK rs_status sync_query(rs_db_conn *conn, struct rs_call *call, const char *stmt,

@@ -67,8 +67,6 @@ char *sync_dp_int(rs_arena *arena, int64_t v);
 RS_MUSTCHECK bool sync_dp_parse_ids(rs_arena *arena, const char *text, int64_t **out,
                                     size_t *n);
 
-/* RS_ENOMEM with reason OUT_OF_MEMORY. */
-rs_status sync_dp_nomem(struct rs_error *err);
 
 /*
  * Calls identity (to_authz false) or authz with the operator as actor and

@@ -252,7 +252,7 @@ confirm(struct rs_call *call, const struct sync_actor *actor,
     req_json = request_json(target, external_id);
     if (p == NULL || req_json == NULL) {
         free(req_json);
-        rc = sync_dp_nomem(err);
+        rc = sync_nomem(err);
         goto out;
     }
     rc = sync_job_begin_inline(svc, src->org_id, src->source_id,
@@ -271,7 +271,7 @@ confirm(struct rs_call *call, const struct sync_actor *actor,
         delete_groups(job, arena, p, &dept_fail);
         delete_users(job, arena, p, external_id, &member_fail);
         if (!failures_close(&dept_fail) || !failures_close(&member_fail))
-            rc = sync_dp_nomem(&failure);
+            rc = sync_nomem(&failure);
     }
     if (rc == RS_OK) {
         op.job = job;
@@ -320,7 +320,7 @@ delete_or_preview(struct rs_call *call, const char *org_id, const char *source_i
     out = rs_arena_alloc(arena, sizeof(*out));
     p = rs_arena_alloc(arena, sizeof(*p));
     if (out == NULL || p == NULL)
-        return sync_dp_nomem(err);
+        return sync_nomem(err);
     roster__sync__v1__delete_node_response__init(out);
     rc = sync_dp_acquire(svc, &conn, err);
     if (rc == RS_OK)

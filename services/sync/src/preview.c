@@ -96,10 +96,10 @@ member_target(rs_db_conn *conn, rs_arena *arena, const struct sync_dp_source *sr
     if (PQgetvalue(res, 0, 1)[0] != '\0') {
         out->msg.user_ids = rs_arena_alloc(arena, sizeof(char *) * 2);
         if (out->msg.user_ids == NULL)
-            return sync_dp_nomem(err);
+            return sync_nomem(err);
         out->msg.user_ids[0] = rs_arena_strdup(arena, PQgetvalue(res, 0, 1));
         if (out->msg.user_ids[0] == NULL)
-            return sync_dp_nomem(err);
+            return sync_nomem(err);
         out->msg.n_user_ids = 1;
     }
     return RS_OK;
@@ -158,7 +158,7 @@ dept_target(rs_db_conn *conn, rs_arena *arena, const struct sync_dp_source *src,
     out->msg.group_ids = column(arena, res, 0, &out->msg.n_group_ids);
     out->group_depts = column(arena, res, 1, &n);
     if (out->msg.group_ids == NULL || out->group_depts == NULL)
-        return sync_dp_nomem(err);
+        return sync_nomem(err);
     return RS_OK;
 }
 
@@ -175,7 +175,7 @@ invalidated(rs_db_conn *conn, rs_arena *arena, const struct sync_dp_source *src,
     params[1] = text_array(arena, out->msg.user_ids, out->msg.n_user_ids);
     params[2] = text_array(arena, out->msg.group_ids, out->msg.n_group_ids);
     if (params[1] == NULL || params[2] == NULL)
-        return sync_dp_nomem(err);
+        return sync_nomem(err);
     rc = rs_db_query_arena(
         conn, arena, "sync.preview_invalidated",
         "SELECT 'workspace_member', m.workspace_id, '', '', m.principal_id, "
@@ -197,13 +197,13 @@ invalidated(rs_db_conn *conn, rs_arena *arena, const struct sync_dp_source *src,
     out->msg.invalidated =
         rs_arena_alloc(arena, sizeof(*out->msg.invalidated) * (out->msg.n_invalidated + 1));
     if (out->msg.invalidated == NULL)
-        return sync_dp_nomem(err);
+        return sync_nomem(err);
     for (i = 0; i < out->msg.n_invalidated; i++) {
         Roster__Sync__V1__InvalidatedAccess *x = rs_arena_alloc(arena, sizeof(*x));
         int r = (int)i;
 
         if (x == NULL)
-            return sync_dp_nomem(err);
+            return sync_nomem(err);
         roster__sync__v1__invalidated_access__init(x);
         x->kind = rs_arena_strdup(arena, PQgetvalue(res, r, 0));
         x->workspace_id = rs_arena_strdup(arena, PQgetvalue(res, r, 1));
@@ -213,7 +213,7 @@ invalidated(rs_db_conn *conn, rs_arena *arena, const struct sync_dp_source *src,
         x->detail = rs_arena_strdup(arena, PQgetvalue(res, r, 5));
         if (x->kind == NULL || x->workspace_id == NULL || x->resource_type == NULL ||
             x->resource_id == NULL || x->principal_id == NULL || x->detail == NULL)
-            return sync_dp_nomem(err);
+            return sync_nomem(err);
         out->msg.invalidated[i] = x;
     }
     return RS_OK;
@@ -246,14 +246,14 @@ make_token(rs_arena *arena, const struct sync_dp_source *src, int target,
     }
     if (b.oom) {
         sync_dp_buf_free(&b);
-        return sync_dp_nomem(err);
+        return sync_nomem(err);
     }
     SHA256((const unsigned char *)b.data, b.len, digest);
     sync_dp_buf_free(&b);
     if (rs_base64url_encode(digest, sizeof(digest), token, sizeof(token)) != RS_OK)
         return rs_error_set(err, RS_EINTERNAL, "INTERNAL", "could not encode the token");
     out->msg.confirmation_token = rs_arena_strdup(arena, token);
-    return out->msg.confirmation_token == NULL ? sync_dp_nomem(err) : RS_OK;
+    return out->msg.confirmation_token == NULL ? sync_nomem(err) : RS_OK;
 }
 
 rs_status
@@ -298,7 +298,7 @@ sync_dp_preview(rs_db_conn *conn, rs_arena *arena, const struct sync_dp_source *
     }
     if (rc == RS_OK && (out->msg.user_ids == NULL || out->msg.group_ids == NULL ||
                         out->group_depts == NULL))
-        rc = sync_dp_nomem(err);
+        rc = sync_nomem(err);
     if (rc == RS_OK)
         rc = invalidated(conn, arena, src, out, err);
     if (rc == RS_OK)

@@ -127,7 +127,7 @@ start_body(rs_db_conn *conn, void *arg, struct rs_error *err)
     o->already = false;
     rc = sync_authorize(conn, o->call, o->org_id, SYNC_NEED_ADMIN, &actor, err);
     if (rc == RS_OK)
-        rc = sync_validate_id("source_id", o->source_id, err);
+        rc = rs_validate_id("source_id", o->source_id, err);
     if (rc != RS_OK)
         return rc;
     params[0] = o->source_id;
@@ -324,9 +324,9 @@ sync_start_sync(struct rs_call *call, const ProtobufCMessage *msg, ProtobufCMess
     char *request;
     rs_status rc;
 
-    rc = sync_validate_id("organization_id", r->organization_id, err);
+    rc = rs_validate_id("organization_id", r->organization_id, err);
     if (rc == RS_OK)
-        rc = sync_validate_id("source_id", r->source_id, err);
+        rc = rs_validate_id("source_id", r->source_id, err);
     if (rc == RS_OK)
         rc = validate_start_sync(r, err);
     if (rc != RS_OK)
@@ -416,7 +416,7 @@ sync_list_runs(struct rs_call *call, const ProtobufCMessage *msg, ProtobufCMessa
 
     rc = rs_page_size(r->page_size, &size, err);
     if (rc == RS_OK && r->source_id[0] != '\0')
-        rc = sync_validate_id("source_id", r->source_id, err);
+        rc = rs_validate_id("source_id", r->source_id, err);
     if (rc != RS_OK)
         return rc;
     filter = rs_page_filter_hash("sync.runs", parts, 2);

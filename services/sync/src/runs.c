@@ -101,7 +101,7 @@ sync_run_load(rs_db_conn *conn, rs_arena *arena, const char *org_id, const char 
     PGresult *res = NULL;
     rs_status rc;
 
-    rc = sync_validate_id("run_id", run_id, err);
+    rc = rs_validate_id("run_id", run_id, err);
     if (rc != RS_OK)
         return rc;
     snprintf(sql, sizeof(sql),

@@ -65,7 +65,7 @@ source_load(rs_db_conn *conn, struct rs_call *call, const char *org_id, const ch
     PGresult *res = NULL;
     rs_status rc;
 
-    rc = sync_validate_id("source_id", source_id, err);
+    rc = rs_validate_id("source_id", source_id, err);
     if (rc != RS_OK)
         return rc;
     if (lock) {
@@ -316,7 +316,7 @@ sync_create_source(struct rs_call *call, const ProtobufCMessage *msg, ProtobufCM
     memset(&o, 0, sizeof(o));
     o.call = call;
     o.req = r;
-    rc = sync_validate_id("organization_id", r->organization_id, err);
+    rc = rs_validate_id("organization_id", r->organization_id, err);
     if (rc == RS_OK)
         rc = validate_create(&svc->settings, r, &o.endpoint, err);
     if (rc != RS_OK)
@@ -484,9 +484,9 @@ sync_update_source(struct rs_call *call, const ProtobufCMessage *msg, ProtobufCM
     char *sealed = NULL;
     rs_status rc;
 
-    rc = sync_validate_id("organization_id", r->organization_id, err);
+    rc = rs_validate_id("organization_id", r->organization_id, err);
     if (rc == RS_OK)
-        rc = sync_validate_id("source_id", r->source_id, err);
+        rc = rs_validate_id("source_id", r->source_id, err);
     if (rc == RS_OK && r->name[0] != '\0')
         rc = validate_text("name", r->name, 100, err);
     if (rc == RS_OK && r->app_key[0] != '\0')
@@ -591,7 +591,7 @@ sync_source_client(struct sync_service *svc, rs_db_conn *conn, const char *org_i
     rs_status rc;
 
     *out = NULL;
-    rc = sync_validate_id("source_id", source_id, err);
+    rc = rs_validate_id("source_id", source_id, err);
     if (rc != RS_OK)
         return rc;
     rc = rs_db_query(conn, "sync.source_secret",

@@ -113,7 +113,7 @@ fetched_build(const struct dt_org *org, struct fetched *f, struct rs_error *err)
     for (i = 0; i < n; i++) {
         sync_dp_buf_str(&bufs[i], "}");
         if (bufs[i].oom)
-            return sync_dp_nomem(err);
+            return sync_nomem(err);
     }
     return RS_OK;
 }

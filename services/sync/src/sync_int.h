@@ -22,6 +22,7 @@
 #include <libpq-fe.h>
 
 #include "dingtalk.h"
+#include "roster/actor.h"
 #include "roster/arena.h"
 #include "roster/db.h"
 #include "roster/log.h"
@@ -111,6 +112,9 @@ RS_MUSTCHECK rs_status sync_authorize(rs_db_conn *conn, struct rs_call *call,
 /* INVALID_ARGUMENT FIELD_INVALID naming field; returns RS_EINVAL. */
 rs_status sync_field_invalid(struct rs_error *err, const char *field, const char *fmt, ...)
     RS_PRINTF(3, 4);
+
+/* Sets err to RS_ENOMEM with reason OUT_OF_MEMORY and returns RS_ENOMEM. */
+rs_status sync_nomem(struct rs_error *err);
 
 /* Runs fn in a READ COMMITTED transaction on the service's pool. */
 RS_MUSTCHECK rs_status sync_tx(struct sync_service *svc, rs_db_tx_fn fn, void *arg,

@@ -238,7 +238,7 @@ sync_list_departments(struct rs_call *call, const ProtobufCMessage *msg,
         *resp = &out->base;
     goto out;
 nomem:
-    rc = sync_dp_nomem(err);
+    rc = sync_nomem(err);
 out:
     rs_db_release(svc->pool, conn);
     return rc;
@@ -329,7 +329,7 @@ sync_list_members(struct rs_call *call, const ProtobufCMessage *msg, ProtobufCMe
         *resp = &out->base;
     goto out;
 nomem:
-    rc = sync_dp_nomem(err);
+    rc = sync_nomem(err);
 out:
     rs_db_release(svc->pool, conn);
     return rc;
@@ -423,7 +423,7 @@ sync_search_structure(struct rs_call *call, const ProtobufCMessage *msg,
     *resp = &out->base;
     goto out;
 nomem:
-    rc = sync_dp_nomem(err);
+    rc = sync_nomem(err);
 out:
     rs_db_release(svc->pool, conn);
     return rc;

@@ -1,7 +1,7 @@
 /*
  * libs/service/include/roster/actor.h
- *    The organisation and acting-user errors shared by identity, authz and
- *    sync. Each service runs its own lookup query and passes what it found.
+ *    The id, organisation and acting-user errors shared by identity, authz
+ *    and sync. Each service runs its own lookup query and passes what it found.
  */
 #ifndef RS_ACTOR_H
 #define RS_ACTOR_H
@@ -15,6 +15,14 @@
  * Otherwise returns RS_EINVAL ACTOR_INVALID (metadata field) in err.
  */
 rs_status rs_actor_validate(const char *actor, struct rs_error *err);
+
+/*
+ * Checks that the request field named field holds an id (32 lower-case hex
+ * digits). Otherwise returns RS_EINVAL INVALID_ID (metadata field) in err.
+ * value may be NULL (missing); field is borrowed and copied into err.
+ */
+RS_MUSTCHECK rs_status rs_validate_id(const char *field, const char *value,
+                                      struct rs_error *err);
 
 /*
  * Sets NOT_FOUND ORGANIZATION_NOT_FOUND (metadata organization_id) in err
