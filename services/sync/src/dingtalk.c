@@ -45,6 +45,8 @@ struct dt_client {
     int ban_pause_ms;
     int throttle_pause_ms;
     const struct rs_log_ctx *log;
+    bool (*cancelled)(void *arg);
+    void *cancel_arg;
 
     CURL *curl;
     char *body;
@@ -89,6 +91,24 @@ sleep_ns(int64_t ns)
     ts.tv_nsec = (long) (ns % 1000000000LL);
     while (nanosleep(&ts, &ts) != 0)
         ;
+}
+
+/*
+ * Sleeps ns in slices of at most 100 ms, asking the cancel hook between
+ * them. Returns false when cancelled.
+ */
+static bool
+pause_ns(const struct dt_client *client, int64_t ns)
+{
+    const int64_t slice = 100000000LL;
+
+    while (ns > 0) {
+        if (client->cancelled != NULL && client->cancelled(client->cancel_arg))
+            return false;
+        sleep_ns(ns < slice ? ns : slice);
+        ns -= slice;
+    }
+    return client->cancelled == NULL || !client->cancelled(client->cancel_arg);
 }
 
 /* Adds up to a quarter of ms at random, so clients that were throttled
@@ -159,6 +179,8 @@ dt_client_create(const struct dt_config *cfg, struct dt_client **out, struct rs_
     client->throttle_pause_ms =
         cfg->throttle_pause_ms > 0 ? cfg->throttle_pause_ms : DT_DEFAULT_THROTTLE_MS;
     client->log = cfg->log;
+    client->cancelled = cfg->cancelled;
+    client->cancel_arg = cfg->cancel_arg;
 
     *out = client;
     client = NULL;
@@ -537,7 +559,8 @@ request(struct dt_client *client, const char *api, json_t *body, bool is_gettoke
         if (cc != CURLE_OK) {
             if (attempt < client->max_attempts) {
                 log_retry(client, api, 0, attempt, curl_easy_strerror(cc));
-                sleep_ns(with_jitter_ns(backoff_ms(attempt)));
+                if (!pause_ns(client, with_jitter_ns(backoff_ms(attempt))))
+                    goto cancelled;
                 continue;
             }
             rc = rs_error_set(err, RS_EUNAVAIL, "DINGTALK_UNAVAILABLE",
@@ -555,7 +578,8 @@ request(struct dt_client *client, const char *api, json_t *body, bool is_gettoke
         case DT_BODY_BANNED:
             if (attempt < client->max_attempts) {
                 log_retry(client, api, 0, attempt, "IP ban");
-                sleep_ns(with_jitter_ns(client->ban_pause_ms));
+                if (!pause_ns(client, with_jitter_ns(client->ban_pause_ms)))
+                    goto cancelled;
                 continue;
             }
             rc = rs_error_set(err, RS_EUNAVAIL, "DINGTALK_BANNED",
@@ -566,7 +590,8 @@ request(struct dt_client *client, const char *api, json_t *body, bool is_gettoke
         case DT_BODY_MALFORMED:
             if (attempt < client->max_attempts) {
                 log_retry(client, api, 0, attempt, "malformed reply");
-                sleep_ns(with_jitter_ns(backoff_ms(attempt)));
+                if (!pause_ns(client, with_jitter_ns(backoff_ms(attempt))))
+                    goto cancelled;
                 continue;
             }
             rc = rs_error_set(err, RS_EINTERNAL, "DINGTALK_BAD_RESPONSE",
@@ -597,7 +622,8 @@ request(struct dt_client *client, const char *api, json_t *body, bool is_gettoke
         case DT_CLASS_THROTTLE:
             if (attempt < client->max_attempts) {
                 log_retry(client, api, env.errcode, attempt, "throttled");
-                sleep_ns(with_jitter_ns(client->throttle_pause_ms));
+                if (!pause_ns(client, with_jitter_ns(client->throttle_pause_ms)))
+                    goto cancelled;
                 continue;
             }
             rc = rs_error_set(err, RS_EUNAVAIL, "DINGTALK_UNAVAILABLE",
@@ -608,7 +634,8 @@ request(struct dt_client *client, const char *api, json_t *body, bool is_gettoke
         case DT_CLASS_BUSY:
             if (attempt < client->max_attempts) {
                 log_retry(client, api, env.errcode, attempt, "busy");
-                sleep_ns(with_jitter_ns(backoff_ms(attempt)));
+                if (!pause_ns(client, with_jitter_ns(backoff_ms(attempt))))
+                    goto cancelled;
                 continue;
             }
             rc = rs_error_set(err, RS_EUNAVAIL, "DINGTALK_UNAVAILABLE",
@@ -622,6 +649,10 @@ request(struct dt_client *client, const char *api, json_t *body, bool is_gettoke
         rc = fail_errcode(api, &env, is_gettoken, err);
         goto out;
     }
+cancelled:
+    rc = rs_error_set(err, RS_ECANCELLED, "DINGTALK_CANCELLED",
+                      "DingTalk API \"%s\" call cancelled while waiting to retry", api);
+    rs_error_meta(err, "api", api);
 out:
     json_decref(env.root);
     if (post_body != NULL)

@@ -32,6 +32,13 @@ struct dt_config {
     /* Pause after 90018 / 90002; <= 0 means 1000. */
     int throttle_pause_ms;
     const struct rs_log_ctx *log; /* borrowed; may be NULL */
+    /*
+     * Asked during every retry pause; returning true ends the call with
+     * RS_ECANCELLED / DINGTALK_CANCELLED, so a shutdown does not wait out
+     * a 5-minute ban pause. May be NULL.
+     */
+    bool (*cancelled)(void *arg);
+    void *cancel_arg;
 };
 
 /*
@@ -54,6 +61,7 @@ void dt_client_destroy(struct dt_client *client);
  *                                              transport errors, timeouts)
  *   DINGTALK_BAD_RESPONSE         RS_EINTERNAL non-JSON or malformed body after retries
  *   DINGTALK_ERROR                RS_EINTERNAL any other errcode; meta "errcode"
+ *   DINGTALK_CANCELLED            RS_ECANCELLED cfg->cancelled said so during a pause
  * Token errors (40014, 42001, 40000/41001 blank, bare or under errcode 88)
  * refetch the token and retry once before failing.
  */

@@ -577,6 +577,14 @@ sync_delete_source(struct rs_call *call, const ProtobufCMessage *msg, ProtobufCM
 
 /* --- the DingTalk client of a source --- */
 
+
+/* The DingTalk client's cancel hook: a replica that shuts down stops waiting. */
+static bool
+client_cancelled(void *arg)
+{
+    return sync_worker_stopping(arg);
+}
+
 rs_status
 sync_source_client(struct sync_service *svc, rs_db_conn *conn, const char *org_id,
                    const char *source_id, const struct rs_log_ctx *log, struct dt_client **out,
@@ -619,6 +627,8 @@ sync_source_client(struct sync_service *svc, rs_db_conn *conn, const char *org_i
     cfg.ban_pause_ms = svc->settings.dingtalk_ban_pause_ms;
     cfg.throttle_pause_ms = svc->settings.dingtalk_throttle_pause_ms;
     cfg.log = log;
+    cfg.cancelled = client_cancelled;
+    cfg.cancel_arg = svc;
     rc = dt_client_create(&cfg, out, err);
 out:
     sync_secret_free(secret);

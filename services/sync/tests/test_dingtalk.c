@@ -933,9 +933,28 @@ throttle_90018_recovers(void **state)
     sim_stop(&s);
 }
 
+/* Says "cancelled" from the Nth question on; *arg counts down. */
+static bool
+cancel_after_calls(void *arg)
+{
+    int *left = arg;
+
+    return --*left <= 0;
+}
+
+static int64_t
+now_ms(void)
+{
+    struct timespec ts;
+
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t) ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
 static void
 ip_ban_pauses_then_fails(void **state)
 {
+    int64_t start;
     struct sim s;
     struct dt_client *client;
     struct dt_org org;
@@ -974,6 +993,16 @@ ip_ban_pauses_then_fails(void **state)
     /* Still banned after every pause. */
     sim_control(&s, "{\"op\":\"ip.ban\",\"ip\":\"127.0.0.1\",\"seconds\":60}");
     expect_fetch_error(client, RS_EUNAVAIL, "DINGTALK_BANNED", &err);
+    dt_client_destroy(client);
+
+    /* A long ban pause ends as soon as the cancel hook says so. */
+    cfg.ban_pause_ms = 60000;
+    cfg.cancelled = cancel_after_calls;
+    cfg.cancel_arg = &(int){ 3 };
+    client = client_new(&s, NULL, &cfg);
+    start = now_ms();
+    expect_fetch_error(client, RS_ECANCELLED, "DINGTALK_CANCELLED", &err);
+    assert_true(now_ms() - start < 5000);
     dt_client_destroy(client);
     sim_control(&s, "{\"op\":\"ip.unban\",\"ip\":\"127.0.0.1\"}");
     sim_stop(&s);
