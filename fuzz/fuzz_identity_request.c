@@ -32,7 +32,7 @@ on_string(const char *field, const char *value)
     rs_status rc;
 
     rs_error_clear(&err);
-    rc = identity_validate_id(field, value, &err);
+    rc = rs_validate_id(field, value, &err);
     expect_error(rc, &err);
     if (rc == RS_OK)
         FUZZ_ASSERT(len == 32 && rs_id_valid(value));
