@@ -158,3 +158,27 @@ rs_page_next_token(rs_arena *arena, const PGresult *res, int page_size, int id_c
     *next_token = buf;
     return RS_OK;
 }
+
+rs_status
+rs_page_rows(rs_arena *arena, const PGresult *res, int page_size, rs_page_row_fn convert,
+             int id_col, int created_col, uint64_t filter, void ***items, size_t *n_items,
+             char **next_token, struct rs_error *err)
+{
+    int n = PQntuples(res) < page_size ? PQntuples(res) : page_size;
+    void **array;
+    int i;
+
+    array = rs_arena_alloc(arena, sizeof(*array) * (size_t) (n + 1));
+    if (array == NULL)
+        return rs_error_set(err, RS_ENOMEM, "OUT_OF_MEMORY", "out of memory");
+    for (i = 0; i < n; i++) {
+        array[i] = convert(arena, res, i);
+        if (array[i] == NULL)
+            return rs_error_set(err, RS_ENOMEM, "OUT_OF_MEMORY", "out of memory");
+    }
+    array[n] = NULL;
+    *items = array;
+    *n_items = (size_t) n;
+    return rs_page_next_token(arena, res, page_size, id_col, created_col, filter, next_token,
+                              err);
+}

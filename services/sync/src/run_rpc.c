@@ -394,6 +394,13 @@ sync_get_run(struct rs_call *call, const ProtobufCMessage *msg, ProtobufCMessage
     return RS_OK;
 }
 
+/* sync_run_from_row as an rs_page_row_fn. */
+static void *
+run_row(rs_arena *arena, const PGresult *res, int row)
+{
+    return sync_run_from_row(arena, res, row);
+}
+
 rs_status
 sync_list_runs(struct rs_call *call, const ProtobufCMessage *msg, ProtobufCMessage **resp,
                struct rs_error *err)
@@ -410,8 +417,6 @@ sync_list_runs(struct rs_call *call, const ProtobufCMessage *msg, ProtobufCMessa
     uint64_t filter;
     char *sql;
     int size;
-    int i;
-    int n;
     rs_status rc;
 
     rc = rs_page_size(r->page_size, &size, err);
@@ -456,26 +461,15 @@ sync_list_runs(struct rs_call *call, const ProtobufCMessage *msg, ProtobufCMessa
     if (out == NULL)
         return sync_nomem(err);
     roster__sync__v1__list_runs_response__init(out);
-    n = PQntuples(o.res) < size ? PQntuples(o.res) : size;
-    if (n > 0) {
-        out->runs = rs_arena_alloc(arena, (size_t)n * sizeof(*out->runs));
-        if (out->runs == NULL)
-            return sync_nomem(err);
-    }
-    for (i = 0; i < n; i++) {
-        out->runs[i] = sync_run_from_row(arena, o.res, i);
-        if (out->runs[i] == NULL)
-            return sync_nomem(err);
-        out->n_runs++;
-    }
-    rc = rs_page_next_token(arena, o.res, size, 0, 7, filter, &out->next_page_token, err);
+    rc = rs_page_rows(arena, o.res, size, run_row, 0, 7, filter, (void ***) &out->runs,
+                      &out->n_runs, &out->next_page_token, err);
     if (rc != RS_OK)
         return rc;
     *resp = &out->base;
     return RS_OK;
 }
 
-static Roster__Sync__V1__RunItem *
+static void *
 item_from_row(rs_arena *arena, const PGresult *res, int row)
 {
     Roster__Sync__V1__RunItem *it = rs_arena_alloc(arena, sizeof(*it));
@@ -515,8 +509,6 @@ sync_list_run_items(struct rs_call *call, const ProtobufCMessage *msg, ProtobufC
     char limit[16];
     uint64_t filter;
     int size;
-    int i;
-    int n;
     rs_status rc;
 
     rc = rs_page_size(r->page_size, &size, err);
@@ -559,19 +551,8 @@ sync_list_run_items(struct rs_call *call, const ProtobufCMessage *msg, ProtobufC
     if (out == NULL)
         return sync_nomem(err);
     roster__sync__v1__list_run_items_response__init(out);
-    n = PQntuples(o.res) < size ? PQntuples(o.res) : size;
-    if (n > 0) {
-        out->items = rs_arena_alloc(arena, (size_t)n * sizeof(*out->items));
-        if (out->items == NULL)
-            return sync_nomem(err);
-    }
-    for (i = 0; i < n; i++) {
-        out->items[i] = item_from_row(arena, o.res, i);
-        if (out->items[i] == NULL)
-            return sync_nomem(err);
-        out->n_items++;
-    }
-    rc = rs_page_next_token(arena, o.res, size, 9, 0, filter, &out->next_page_token, err);
+    rc = rs_page_rows(arena, o.res, size, item_from_row, 9, 0, filter, (void ***) &out->items,
+                      &out->n_items, &out->next_page_token, err);
     if (rc != RS_OK)
         return rc;
     *resp = &out->base;

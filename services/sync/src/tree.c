@@ -70,7 +70,7 @@ col(rs_arena *arena, const PGresult *res, int row, int c)
     return rs_arena_strdup(arena, PQgetvalue(res, row, c));
 }
 
-static Roster__Sync__V1__Department *
+static void *
 dept_from_row(rs_arena *arena, const PGresult *res, int row)
 {
     Roster__Sync__V1__Department *d = rs_arena_alloc(arena, sizeof(*d));
@@ -91,7 +91,7 @@ dept_from_row(rs_arena *arena, const PGresult *res, int row)
     return d;
 }
 
-static Roster__Sync__V1__Member *
+static void *
 member_from_row(rs_arena *arena, const PGresult *res, int row)
 {
     Roster__Sync__V1__Member *m = rs_arena_alloc(arena, sizeof(*m));
@@ -162,8 +162,6 @@ sync_list_departments(struct rs_call *call, const ProtobufCMessage *msg,
     char *parent = NULL;
     uint64_t filter;
     int page_size = 0;
-    int i;
-    int n;
     rs_status rc;
 
     rc = check_flag((int)req->flag, err);
@@ -219,21 +217,11 @@ sync_list_departments(struct rs_call *call, const ProtobufCMessage *msg,
     if (rc != RS_OK)
         goto out;
     out = rs_arena_alloc(arena, sizeof(*out));
-    n = PQntuples(res) < page_size ? PQntuples(res) : page_size;
     if (out == NULL)
         goto nomem;
     roster__sync__v1__list_departments_response__init(out);
-    out->departments = rs_arena_alloc(arena, sizeof(*out->departments) * (size_t)(n + 1));
-    if (out->departments == NULL)
-        goto nomem;
-    for (i = 0; i < n; i++) {
-        out->departments[i] = dept_from_row(arena, res, i);
-        if (out->departments[i] == NULL)
-            goto nomem;
-    }
-    out->n_departments = (size_t)n;
-    rc = rs_page_next_token(arena, res, page_size, DEPT_ID_COL, DEPT_KEY_COL, filter,
-                            &out->next_page_token, err);
+    rc = rs_page_rows(arena, res, page_size, dept_from_row, DEPT_ID_COL, DEPT_KEY_COL, filter,
+                      (void ***) &out->departments, &out->n_departments, &out->next_page_token, err);
     if (rc == RS_OK)
         *resp = &out->base;
     goto out;
@@ -260,8 +248,6 @@ sync_list_members(struct rs_call *call, const ProtobufCMessage *msg, ProtobufCMe
     const char *params[6];
     uint64_t filter;
     int page_size = 0;
-    int i;
-    int n;
     rs_status rc;
 
     rc = check_flag((int)req->flag, err);
@@ -310,21 +296,11 @@ sync_list_members(struct rs_call *call, const ProtobufCMessage *msg, ProtobufCMe
     if (rc != RS_OK)
         goto out;
     out = rs_arena_alloc(arena, sizeof(*out));
-    n = PQntuples(res) < page_size ? PQntuples(res) : page_size;
     if (out == NULL)
         goto nomem;
     roster__sync__v1__list_members_response__init(out);
-    out->members = rs_arena_alloc(arena, sizeof(*out->members) * (size_t)(n + 1));
-    if (out->members == NULL)
-        goto nomem;
-    for (i = 0; i < n; i++) {
-        out->members[i] = member_from_row(arena, res, i);
-        if (out->members[i] == NULL)
-            goto nomem;
-    }
-    out->n_members = (size_t)n;
-    rc = rs_page_next_token(arena, res, page_size, MEMBER_ID_COL, MEMBER_KEY_COL, filter,
-                            &out->next_page_token, err);
+    rc = rs_page_rows(arena, res, page_size, member_from_row, MEMBER_ID_COL, MEMBER_KEY_COL, filter,
+                      (void ***) &out->members, &out->n_members, &out->next_page_token, err);
     if (rc == RS_OK)
         *resp = &out->base;
     goto out;

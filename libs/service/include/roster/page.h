@@ -60,4 +60,18 @@ RS_MUSTCHECK rs_status rs_page_next_token(rs_arena *arena, const PGresult *res,
                                           uint64_t filter, char **next_token,
                                           struct rs_error *err);
 
+/* Converts row of res into a message allocated from arena; NULL when out of memory. */
+typedef void *(*rs_page_row_fn)(rs_arena *arena, const PGresult *res, int row);
+
+/*
+ * Converts the first page_size rows of res with convert into *items (an
+ * array from arena, NULL after the last) and *n_items, then sets
+ * *next_token as rs_page_next_token does. Returns RS_ENOMEM
+ * (OUT_OF_MEMORY) or rs_page_next_token's error.
+ */
+RS_MUSTCHECK rs_status rs_page_rows(rs_arena *arena, const PGresult *res, int page_size,
+                                    rs_page_row_fn convert, int id_col, int created_col,
+                                    uint64_t filter, void ***items, size_t *n_items,
+                                    char **next_token, struct rs_error *err);
+
 #endif /* RS_PAGE_H */
