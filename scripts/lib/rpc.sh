@@ -1,5 +1,7 @@
 # scripts/lib/rpc.sh: buf curl helpers shared by scripts/demo and
-# scripts/compose-smoke. Source it after setting:
+# scripts/compose-smoke.
+#
+# Set these variables before sourcing it:
 #   buf    the buf binary           token  the bearer token
 #   py     python3                  out, err  files for the last response
 #   url    http://HOST:PORT         svc    the fully qualified service name

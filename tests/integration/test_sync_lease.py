@@ -105,7 +105,8 @@ def test_graceful_stop_hands_back(st):
     st.sync = st.stub_for(st.replicas[0])
     run = st.wait_run(org.organization_id, run_id, owner.user_id, timeout=180)
     assert run.status == spb.RUN_STATUS_SUCCEEDED, run
-    assert run.attempts == 2 and run.fencing_token > token
+    assert run.attempts == 2
+    assert run.fencing_token > token
     assert 'msg="run handed back' in st.sync_logs()
 
 

@@ -51,35 +51,45 @@ def test_update_structure_pending_then_already_running(st):
     assert first.run.operator_user_id == owner.user_id
     assert first.run.trigger == spb.RUN_TRIGGER_MANUAL
     assert first.run.HasField("create_time")
+
     second = start_structure(st, org, owner, src)
     assert second.already_running
     assert second.run.run_id == first.run.run_id
+
     # A source with an active run cannot be deleted.
     st.refused("DeleteSource", spb.DeleteSourceRequest(organization_id=org.organization_id,
                                                        source_id=src.source_id),
                grpc.StatusCode.FAILED_PRECONDITION, "SYNC_RUNNING", owner.user_id)
+
     run = st.wait_run(org.organization_id, first.run.run_id, owner.user_id, timeout=120)
     assert run.status == spb.RUN_STATUS_SUCCEEDED, run
-    assert run.attempts == 1 and run.fencing_token >= 1
-    assert run.HasField("start_time") and run.HasField("finish_time")
+    assert run.attempts == 1
+    assert run.fencing_token >= 1
+    assert run.HasField("start_time")
+    assert run.HasField("finish_time")
     assert run.duration_ms >= 0
+
     got = st.call("GetSource", spb.GetSourceRequest(organization_id=org.organization_id,
                                                     source_id=src.source_id), owner.user_id)
     assert got.HasField("structure_time")
-    assert got.member_count > 0 and got.department_count > 0
+    assert got.member_count > 0
+    assert got.department_count > 0
+
     # Finished: the next start is a new run.
     third = start_structure(st, org, owner, src)
-    assert not third.already_running and third.run.run_id != first.run.run_id
+    assert not third.already_running
+    assert third.run.run_id != first.run.run_id
     st.wait_run(org.organization_id, third.run.run_id, owner.user_id, timeout=120)
+
     # The records outlive the source, as the users and groups its runs made do.
     st.call("DeleteSource", spb.DeleteSourceRequest(organization_id=org.organization_id,
                                                     source_id=src.source_id), owner.user_id)
     runs = st.call("ListRuns", spb.ListRunsRequest(organization_id=org.organization_id),
                    owner.user_id).runs
     assert {r.run_id for r in runs} == {first.run.run_id, third.run.run_id}
-    kept = st.call("GetRun", spb.GetRunRequest(organization_id=org.organization_id,
-                                               run_id=first.run.run_id), owner.user_id)
-    assert kept.status == spb.RUN_STATUS_SUCCEEDED
+    old_run = st.call("GetRun", spb.GetRunRequest(organization_id=org.organization_id,
+                                                  run_id=first.run.run_id), owner.user_id)
+    assert old_run.status == spb.RUN_STATUS_SUCCEEDED
 
 
 def test_items_and_counts(st, loaded):
@@ -229,7 +239,8 @@ def test_start_sync_pending_then_already_running(st, loaded):
     org, owner, src, run = loaded
     dept = st.sims[0].doc["departments"][1]["dept_id"]
     first = st.call("StartSync", sync_req(org, src, department_ids=[dept]), owner.user_id)
-    assert first.run.status == spb.RUN_STATUS_PENDING and not first.already_running
+    assert first.run.status == spb.RUN_STATUS_PENDING
+    assert not first.already_running
     assert first.run.kind == spb.RUN_KIND_SYNC
     second = st.call("StartSync", sync_req(org, src, department_ids=[dept]), owner.user_id)
     if second.already_running:
@@ -246,4 +257,5 @@ def test_start_sync_pending_then_already_running(st, loaded):
     for rid in {first.run.run_id, second.run.run_id, third.run.run_id}:
         st.wait_run(org.organization_id, rid, owner.user_id, timeout=120)
     stored = st.sql("SELECT request::text FROM sync.runs WHERE id = '%s'" % first.run.run_id)
-    assert '"org_role_ids": [111111113]' in stored and '"user_type": 3' in stored
+    assert '"org_role_ids": [111111113]' in stored
+    assert '"user_type": 3' in stored

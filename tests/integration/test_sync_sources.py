@@ -48,7 +48,8 @@ def test_crud(st, org):
     src = st.call("CreateSource", req(st, org, nickname_suffix=spb.NICKNAME_SUFFIX_JOB_NUMBER),
                   owner.user_id)
     assert len(src.source_id) == 32
-    assert src.corp_id == sim.corp_id and src.app_key == sim.app_key
+    assert src.corp_id == sim.corp_id
+    assert src.app_key == sim.app_key
     assert src.endpoint == sim.endpoint
     assert src.nickname_suffix == spb.NICKNAME_SUFFIX_JOB_NUMBER
     assert src.created_by == owner.user_id
@@ -68,7 +69,8 @@ def test_crud(st, org):
     upd = st.call("UpdateSource", spb.UpdateSourceRequest(
         organization_id=o.organization_id, source_id=src.source_id, name="renamed",
         app_secret="rotated-secret-1"), owner.user_id)
-    assert upd.name == "renamed" and upd.app_key == sim.app_key
+    assert upd.name == "renamed"
+    assert upd.app_key == sim.app_key
     assert upd.update_time.ToMicroseconds() >= src.update_time.ToMicroseconds()
     sealed = st.sql("SELECT encode(secret_sealed, 'escape') FROM sync.sources "
                     "WHERE id = '%s'" % src.source_id)
@@ -189,7 +191,8 @@ def test_serve_without_key_exits_2(st):
                          timeout=30)
     assert res.returncode == 2
     lines = res.stderr.strip().splitlines()
-    assert len(lines) == 1 and "ROSTER_SYNC_SECRET_KEY" in lines[0], res.stderr
+    assert len(lines) == 1, res.stderr
+    assert "ROSTER_SYNC_SECRET_KEY" in lines[0], res.stderr
     # migrate works without it.
     res = subprocess.run([st.sync_bin, "migrate"], env=env, capture_output=True, text=True,
                          timeout=60)

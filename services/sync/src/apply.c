@@ -23,9 +23,11 @@
 /* Unchanged items counted in one write at most. */
 #define UNCHANGED_BATCH 500
 
-/* The lv CTE numbers the stored tree's levels from the scope roots and
- * maps a department deeper than identity's 5 group levels to its level-5
- * ancestor (anc5); sub is the selected subtrees without deleted nodes. */
+/*
+ * The lv CTE numbers the stored tree's levels from the scope roots. It maps
+ * a department deeper than identity's 5 group levels to its level-5
+ * ancestor (anc5). The sub CTE is the selected subtrees without deleted nodes.
+ */
 #define PLAN_CTES                                                                          \
     "WITH RECURSIVE lv (dept_id, level, anc5) AS ("                                        \
     " SELECT dept_id, 1, dept_id FROM sync.departments WHERE source_id = $1 "             \

@@ -117,12 +117,12 @@ RS_MUSTCHECK rs_status sync_dp_preview(rs_db_conn *conn, rs_arena *arena,
 /* --- structure.c: bulk item records --- */
 
 /*
- * Records the rows of the temporary table sync_dp_items (node_kind,
- * external_id, name, outcome, user_id, group_id, reason, message, k1
- * bigint, k2 text; numbered in (node_kind DESC, k1, k2) order from
- * first_seq) as run items of job, and adds their counts and n_unchanged
- * to the run, inside the caller's fenced transaction. *n_out (may be NULL)
- * receives how many were recorded.
+ * Records the rows of the temporary table sync_dp_items as run items of
+ * job, numbered from first_seq in (node_kind DESC, k1, k2) order. Its
+ * columns are node_kind, external_id, name, outcome, user_id, group_id,
+ * reason, message, k1 bigint and k2 text. Adds their counts and n_unchanged
+ * to the run inside the caller's fenced transaction, and sets *n_out (may
+ * be NULL) to how many were recorded.
  */
 RS_MUSTCHECK rs_status sync_dp_record_items(struct sync_job *job, rs_db_conn *conn,
                                             int first_seq, int n_unchanged, int *n_out,

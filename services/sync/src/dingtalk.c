@@ -212,7 +212,7 @@ dt__calls_made(const struct dt_client *client)
 }
 
 /* Waits for the next free slot of api. Calls to one path are spaced
- * 1/rate_per_api s apart, so any one-second window sees at most rate_per_api. */
+ * 1/rate_per_api s apart, so no one-second window has more than rate_per_api. */
 static rs_status
 limiter_wait(struct dt_client *client, const char *api, struct rs_error *err)
 {

@@ -61,7 +61,7 @@ void dt_client_destroy(struct dt_client *client);
  *                                              transport errors, timeouts)
  *   DINGTALK_BAD_RESPONSE         RS_EINTERNAL non-JSON or malformed body after retries
  *   DINGTALK_ERROR                RS_EINTERNAL any other errcode; meta "errcode"
- *   DINGTALK_CANCELLED            RS_ECANCELLED cfg->cancelled said so during a pause
+ *   DINGTALK_CANCELLED            RS_ECANCELLED cfg->cancelled returned true in a pause
  * Token errors (40014, 42001, 40000/41001 blank, bare or under errcode 88)
  * refetch the token and retry once before failing.
  */
@@ -94,8 +94,8 @@ struct dt_org {
     size_t n_users;
     int64_t *scope_dept_ids;     /* auth/scopes authed_dept */
     size_t n_scope_depts;
-    /* Departments answered with 50004 (outside the scope) and skipped with
-     * their subtrees; never read as deletions. */
+    /* Departments that returned 50004 (outside the scope) or 60003 (not
+     * found), skipped with their subtrees; never read as deletions. */
     int64_t *skipped_dept_ids;
     size_t n_skipped;
     /* authed_user entries that could not be read (50002, 60121). */
@@ -120,7 +120,8 @@ RS_MUSTCHECK rs_status dt_fetch_org(struct dt_client *client, struct dt_org *out
                                     struct rs_error *err);
 void dt_org_free(struct dt_org *org);
 
-/* What TestConnection reports. Owned by the caller; free with dt_probe_free. */
+/* The result of a connection probe, for TestConnection. Owned by the caller;
+ * free with dt_probe_free. */
 struct dt_probe {
     int64_t *scope_dept_ids;
     size_t n_scope_depts;

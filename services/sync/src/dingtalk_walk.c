@@ -347,9 +347,9 @@ skip_dept(struct walk *w, int64_t dept_id, long errcode, struct rs_error *err)
     char key[24];
 
     /*
-     * 60003 means deleted while the walk ran, or a glitch upstream: one such
-     * answer must not turn the whole branch into departures, so it is
-     * skipped like a branch outside the scope and read again next time.
+     * 60003 means deleted while the walk ran, or a glitch upstream. One such
+     * reply must not turn the whole branch into departures, so the branch is
+     * skipped like one outside the scope and read again next time.
      */
     rs_error_clear(err);
     dept_key(dept_id, key);

@@ -102,7 +102,11 @@ decode_key(const char *text, size_t len, unsigned char out[SYNC_KEY_LEN])
     clean[n] = '\0';
     if (n != 44)
         return false;
-    pad = clean[43] == '=' ? (clean[42] == '=' ? 2 : 1) : 0;
+    pad = 0;
+    if (clean[43] == '=')
+        pad++;
+    if (clean[43] == '=' && clean[42] == '=')
+        pad++;
     got = EVP_DecodeBlock(buf, (const unsigned char *)clean, (int)n);
     if (got < 0 || got - pad != SYNC_KEY_LEN) {
         OPENSSL_cleanse(buf, sizeof(buf));

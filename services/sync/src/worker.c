@@ -1,10 +1,10 @@
 /*
  * services/sync/src/worker.c
  *    The run threads of one replica. Each claims a PENDING run, or a
- *    RUNNING run whose lease expired (its holder died: take-over with
- *    attempts + 1, resumed from the checkpoint, or ABANDONED after
- *    max_attempts), takes the source's lease and runs the executor while a
- *    heartbeat extends the lease. New runs are picked up at once through
+ *    RUNNING run whose lease expired because its holder died. A take-over
+ *    resumes the run from its checkpoint with attempts + 1, or marks it
+ *    ABANDONED after max_attempts. The thread takes the source's lease and
+ *    runs the executor while a heartbeat extends the lease. New runs are picked up at once through
  *    LISTEN/NOTIFY; polling every poll_ms covers lost notifications.
  *
  *    At shutdown a run in progress is handed back: the executor sees
@@ -212,7 +212,7 @@ execute(struct sync_service *svc, struct sync_job_state *st)
                               "run kind %d is not run by workers", job->kind);
     }
     if (rc != RS_OK && (atomic_load(&st->lost) || strcmp(err.reason, "LEASE_LOST") == 0)) {
-        rs_log_warn(&job->log, "run stopped: another worker holds its lease now", NULL);
+        rs_log_warn(&job->log, "run stopped: its lease was taken over by another worker", NULL);
         sync_job_free(job);
         return;
     }
@@ -356,7 +356,7 @@ listen_main(void *arg)
 
         if (conn != NULL) {
             backoff = 100;
-            /* Notifications sent while nobody listened are lost: look now. */
+            /* Notifications sent while no connection listened are lost, so look now. */
             wake_all(w);
             listen_loop(w, conn);
             PQfinish(conn);

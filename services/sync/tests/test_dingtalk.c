@@ -933,7 +933,7 @@ throttle_90018_recovers(void **state)
     sim_stop(&s);
 }
 
-/* Says "cancelled" from the Nth question on; *arg counts down. */
+/* Returns true from the Nth call on; *arg counts the calls down. */
 static bool
 cancel_after_calls(void *arg)
 {
@@ -995,7 +995,7 @@ ip_ban_pauses_then_fails(void **state)
     expect_fetch_error(client, RS_EUNAVAIL, "DINGTALK_BANNED", &err);
     dt_client_destroy(client);
 
-    /* A long ban pause ends as soon as the cancel hook says so. */
+    /* A long ban pause ends as soon as the cancel hook returns true. */
     cfg.ban_pause_ms = 60000;
     cfg.cancelled = cancel_after_calls;
     cfg.cancel_arg = &(int){ 3 };

@@ -17,7 +17,7 @@
 rs_status rs_actor_validate(const char *actor, struct rs_error *err);
 
 /*
- * Checks that the request field named field holds an id (32 lower-case hex
+ * Checks that the request field named field contains an id (32 lower-case hex
  * digits). Otherwise returns RS_EINVAL INVALID_ID (metadata field) in err.
  * value may be NULL (missing); field is borrowed and copied into err.
  */
