@@ -215,3 +215,19 @@ rs_base64url_decode(const char *src, unsigned char *out, size_t out_size, size_t
     *out_len = (size_t)n;
     return RS_OK;
 }
+
+/* FNV-1a, then a final mix so that the low bits (the slot) depend on every byte. */
+uint64_t
+rs_hash_str(const char *s)
+{
+    uint64_t h = UINT64_C(0xcbf29ce484222325);
+
+    for (; *s != '\0'; s++) {
+        h ^= (unsigned char)*s;
+        h *= UINT64_C(0x100000001b3);
+    }
+    h ^= h >> 33;
+    h *= UINT64_C(0xff51afd7ed558ccd);
+    h ^= h >> 33;
+    return h;
+}

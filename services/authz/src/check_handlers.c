@@ -399,7 +399,7 @@ list_filter_hash(const Roster__Authz__V1__ListAllowedResourcesRequest *req, cons
 
     snprintf(buf, sizeof(buf), "%s\x1f%s\x1f%s\x1f%s\x1f%s", req->organization_id, subject,
              req->resource_type, req->permission, req->workspace_id);
-    return snap_hash_str(buf);
+    return rs_hash_str(buf);
 }
 
 /*
@@ -429,7 +429,7 @@ list_token_parse(const char *token, uint64_t filter, char *after, size_t after_s
     if (raw[body] != '|' || memcmp(raw, expect, 17) != 0 || body - 17 >= after_size)
         goto invalid;
     raw[body] = '\0';
-    snprintf(sum, sizeof(sum), "%016" PRIx64, snap_hash_str((const char *)raw));
+    snprintf(sum, sizeof(sum), "%016" PRIx64, rs_hash_str((const char *)raw));
     if (memcmp(raw + body + 1, sum, 16) != 0)
         goto invalid;
     memcpy(after, raw + 17, body - 17);
@@ -452,7 +452,7 @@ list_token_make(rs_arena *arena, uint64_t filter, const char *last_id)
 
     if (n < 0 || (size_t)n + 18 >= sizeof(raw))
         return NULL;
-    m = snprintf(raw + n, sizeof(raw) - (size_t)n, "|%016" PRIx64, snap_hash_str(raw));
+    m = snprintf(raw + n, sizeof(raw) - (size_t)n, "|%016" PRIx64, rs_hash_str(raw));
     if (m != 17)
         return NULL;
     n += m;

@@ -19,6 +19,7 @@
 
 #include "roster/alloc.h"
 #include "roster/log.h"
+#include "roster/str.h"
 
 /* Maximum wait for a pooled connection when reading the current revision. */
 #define ENGINE_ACQUIRE_MS 5000
@@ -52,7 +53,6 @@ authz_engine_create(rs_db_pool *pool, const char *conninfo, struct authz_engine 
     pthread_rwlock_init(&engine->orgs_lock, NULL);
     atomic_init(&engine->epoch, 0);
     atomic_init(&engine->listening, false);
-    atomic_init(&engine->stop, false);
     atomic_init(&engine->loads, 0);
     rc = engine_listen_start(engine, err);
     if (rc != RS_OK) {
@@ -102,7 +102,7 @@ find_entry(struct authz_engine *engine, const char *org_id, size_t bucket)
 static struct org_entry *
 get_entry(struct authz_engine *engine, const char *org_id)
 {
-    size_t bucket = snap_hash_str(org_id) % ENGINE_BUCKETS;
+    size_t bucket = rs_hash_str(org_id) % ENGINE_BUCKETS;
     struct org_entry *e;
 
     pthread_rwlock_rdlock(&engine->orgs_lock);
@@ -131,7 +131,7 @@ get_entry(struct authz_engine *engine, const char *org_id)
 void
 engine_notify(struct authz_engine *engine, const char *org_id, int64_t revision)
 {
-    size_t bucket = snap_hash_str(org_id) % ENGINE_BUCKETS;
+    size_t bucket = rs_hash_str(org_id) % ENGINE_BUCKETS;
     struct org_entry *e;
     long long seen;
 

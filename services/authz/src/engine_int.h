@@ -51,10 +51,8 @@ struct authz_engine {
     struct org_entry *buckets[ENGINE_BUCKETS];
     atomic_ullong epoch;      /* bumped each time the listener (re)connects */
     atomic_bool listening;    /* the listener holds a live LISTEN */
-    atomic_bool stop;
     atomic_long loads;        /* snapshots loaded, for tests and logs */
-    pthread_t listener;
-    bool listener_started;
+    rs_db_listener *listener; /* NULL without a database (tests) */
 };
 
 /* Microseconds of CLOCK_MONOTONIC. */
@@ -74,7 +72,7 @@ RS_MUSTCHECK rs_status engine_snapshot(struct authz_engine *engine, const char *
 /* Records a notified revision for org_id (unknown organisations are ignored). */
 void engine_notify(struct authz_engine *engine, const char *org_id, int64_t revision);
 
-/* engine_listen.c: starts and stops the LISTEN thread. */
+/* engine_listen.c: starts and stops the engine's LISTEN thread. */
 RS_MUSTCHECK rs_status engine_listen_start(struct authz_engine *engine, struct rs_error *err);
 void engine_listen_stop(struct authz_engine *engine);
 

@@ -211,7 +211,6 @@ void snap_release(struct authz_snapshot *s);
 
 /* --- lookups (O(1) expected) --- */
 
-uint64_t snap_hash_str(const char *s);
 uint64_t snap_hash_ints(uint32_t a, uint32_t b, uint32_t c);
 
 uint32_t snap_find_user(const struct authz_snapshot *s, const char *id);

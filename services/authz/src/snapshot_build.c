@@ -429,7 +429,7 @@ build_users(struct snap_builder *b, struct authz_snapshot *s)
         u->id = s->strings + b->users[i].id;
         u->type = b->users[i].type;
         u->enabled = b->users[i].enabled;
-        hash_put(&s->user_idx, snap_hash_str(u->id), i);
+        hash_put(&s->user_idx, rs_hash_str(u->id), i);
     }
     s->n_users = b->n_users;
     s->owner = b->has_owner ? snap_find_user(s, TMP(b, b->owner)) : SNAP_NONE;
@@ -446,7 +446,7 @@ build_groups(struct snap_builder *b, struct authz_snapshot *s)
         return RS_ENOMEM;
     for (i = 0; i < b->n_groups; i++) {
         s->groups[i].id = s->strings + b->groups[i].id;
-        hash_put(&s->group_idx, snap_hash_str(s->groups[i].id), i);
+        hash_put(&s->group_idx, rs_hash_str(s->groups[i].id), i);
     }
     s->n_groups = b->n_groups;
     for (i = 0; i < b->n_groups; i++)
@@ -600,7 +600,7 @@ build_workspaces(struct snap_builder *b, struct authz_snapshot *s)
         w->id = s->strings + b->workspaces[i].id;
         w->mode = b->workspaces[i].mode;
         w->owner = snap_find_user(s, TMP(b, b->workspaces[i].owner));
-        hash_put(&s->workspace_idx, snap_hash_str(w->id), i);
+        hash_put(&s->workspace_idx, rs_hash_str(w->id), i);
     }
     s->n_workspaces = b->n_workspaces;
 
@@ -666,7 +666,7 @@ build_members(struct snap_builder *b, struct authz_snapshot *s)
 static uint64_t
 resource_hash(int type, const char *id)
 {
-    return snap_hash_str(id) ^ ((uint64_t)(type + 1) * UINT64_C(0x9E3779B97F4A7C15));
+    return rs_hash_str(id) ^ ((uint64_t)(type + 1) * UINT64_C(0x9E3779B97F4A7C15));
 }
 
 static rs_status

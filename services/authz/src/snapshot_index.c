@@ -7,22 +7,7 @@
 #include <string.h>
 
 #include "roster/alloc.h"
-
-/* FNV-1a, then a final mix so that the low bits (the slot) depend on every byte. */
-uint64_t
-snap_hash_str(const char *s)
-{
-    uint64_t h = UINT64_C(0xcbf29ce484222325);
-
-    for (; *s != '\0'; s++) {
-        h ^= (unsigned char)*s;
-        h *= UINT64_C(0x100000001b3);
-    }
-    h ^= h >> 33;
-    h *= UINT64_C(0xff51afd7ed558ccd);
-    h ^= h >> 33;
-    return h;
-}
+#include "roster/str.h"
 
 uint64_t
 snap_hash_ints(uint32_t a, uint32_t b, uint32_t c)
@@ -44,7 +29,7 @@ snap_hash_ints(uint32_t a, uint32_t b, uint32_t c)
 uint32_t
 snap_find_user(const struct authz_snapshot *s, const char *id)
 {
-    PROBE(s->user_idx, snap_hash_str(id), v) {
+    PROBE(s->user_idx, rs_hash_str(id), v) {
         if (strcmp(s->users[v - 1].id, id) == 0)
             return v - 1;
     }
@@ -54,7 +39,7 @@ snap_find_user(const struct authz_snapshot *s, const char *id)
 uint32_t
 snap_find_group(const struct authz_snapshot *s, const char *id)
 {
-    PROBE(s->group_idx, snap_hash_str(id), v) {
+    PROBE(s->group_idx, rs_hash_str(id), v) {
         if (strcmp(s->groups[v - 1].id, id) == 0)
             return v - 1;
     }
@@ -64,7 +49,7 @@ snap_find_group(const struct authz_snapshot *s, const char *id)
 uint32_t
 snap_find_workspace(const struct authz_snapshot *s, const char *id)
 {
-    PROBE(s->workspace_idx, snap_hash_str(id), v) {
+    PROBE(s->workspace_idx, rs_hash_str(id), v) {
         if (strcmp(s->workspaces[v - 1].id, id) == 0)
             return v - 1;
     }
@@ -74,7 +59,7 @@ snap_find_workspace(const struct authz_snapshot *s, const char *id)
 uint32_t
 snap_find_resource(const struct authz_snapshot *s, int type, const char *id)
 {
-    uint64_t h = snap_hash_str(id) ^ ((uint64_t)(type + 1) * UINT64_C(0x9E3779B97F4A7C15));
+    uint64_t h = rs_hash_str(id) ^ ((uint64_t)(type + 1) * UINT64_C(0x9E3779B97F4A7C15));
 
     PROBE(s->resource_idx, h, v) {
         const struct snap_resource *r = &s->resources[v - 1];

@@ -44,10 +44,7 @@ user_exists(rs_db_conn *conn, rs_arena *arena, const char *org_id, const char *u
         return rc;
     if (PQntuples(res) > 0)
         return RS_OK;
-    rs_error_set(err, RS_ENOTFOUND, "USER_NOT_FOUND",
-                 "user \"%s\" not found in organization \"%s\"", user_id, org_id);
-    rs_error_meta(err, "user_id", user_id);
-    return RS_ENOTFOUND;
+    return identity_user_not_found(org_id, user_id, err);
 }
 
 struct bind_op {
@@ -151,7 +148,7 @@ identity_bind_external_identity(struct rs_call *call, const ProtobufCMessage *ms
         rc = identity_validate_text("union_id", op.req->union_id, IDENTITY_EXTERNAL_ID_MAX,
                                     true, "EXTERNAL_ID_INVALID", err);
     if (rc == RS_OK)
-        rc = identity_tx(call, bind_tx, &op, err);
+        rc = identity_tx(call, op.req->organization_id, bind_tx, &op, err);
     if (rc != RS_OK)
         return rc;
     *resp = &op.identity->base;
@@ -208,7 +205,7 @@ identity_unbind_external_identity(struct rs_call *call, const ProtobufCMessage *
     if (rc == RS_OK)
         rc = validate_key(op.req->platform, op.req->corp_id, op.req->platform_user_id, err);
     if (rc == RS_OK)
-        rc = identity_tx(call, unbind_tx, &op, err);
+        rc = identity_tx(call, op.req->organization_id, unbind_tx, &op, err);
     if (rc != RS_OK)
         return rc;
     out = rs_arena_alloc(rs_call_arena(call), sizeof(*out));
@@ -238,10 +235,10 @@ identity_list_external_identities(struct rs_call *call, const ProtobufCMessage *
         rc = rs_validate_id("user_id", req->user_id, err);
     if (rc != RS_OK)
         return rc;
-    rc = identity_acquire(call, &conn, err);
+    rc = identity_authorize_read(call, req->organization_id, &actor, err);
     if (rc != RS_OK)
         return rc;
-    rc = identity_authorize(conn, call, req->organization_id, 0, &actor, err);
+    rc = identity_acquire(call, &conn, err);
     if (rc == RS_OK)
         rc = user_exists(conn, arena, req->organization_id, req->user_id, err);
     /* Returns every identity of the user unpaged: a user has a few, one per enterprise account. */
@@ -311,10 +308,10 @@ identity_lookup_external_identity(struct rs_call *call, const ProtobufCMessage *
     params[2] = by_pair ? req->corp_id : req->union_id;
     params[3] = req->platform_user_id;
 
-    rc = identity_acquire(call, &conn, err);
+    rc = identity_authorize_read(call, req->organization_id, &actor, err);
     if (rc != RS_OK)
         return rc;
-    rc = identity_authorize(conn, call, req->organization_id, 0, &actor, err);
+    rc = identity_acquire(call, &conn, err);
     if (rc != RS_OK)
         goto out;
     if (by_pair)

@@ -230,7 +230,7 @@ identity_create_user_group(struct rs_call *call, const ProtobufCMessage *msg,
     if (rc != RS_OK)
         return rc;
     rs_id_new(op.new_id);
-    rc = identity_tx(call, create_group_tx, &op, err);
+    rc = identity_tx(call, req->organization_id, create_group_tx, &op, err);
     if (rc != RS_OK)
         return rc;
     *resp = &op.group->base;
@@ -252,10 +252,10 @@ identity_get_user_group(struct rs_call *call, const ProtobufCMessage *msg,
         rc = rs_validate_id("group_id", req->group_id, err);
     if (rc != RS_OK)
         return rc;
-    rc = identity_acquire(call, &conn, err);
+    rc = identity_authorize_read(call, req->organization_id, &actor, err);
     if (rc != RS_OK)
         return rc;
-    rc = identity_authorize(conn, call, req->organization_id, 0, &actor, err);
+    rc = identity_acquire(call, &conn, err);
     if (rc == RS_OK)
         rc = identity_load_group(conn, rs_call_arena(call), req->organization_id,
                                  req->group_id, false, &group, err);
@@ -307,10 +307,10 @@ identity_list_user_groups(struct rs_call *call, const ProtobufCMessage *msg,
         params[3] = rs_arena_strdup(arena, key.id);
     }
 
-    rc = identity_acquire(call, &conn, err);
+    rc = identity_authorize_read(call, req->organization_id, &actor, err);
     if (rc != RS_OK)
         return rc;
-    rc = identity_authorize(conn, call, req->organization_id, 0, &actor, err);
+    rc = identity_acquire(call, &conn, err);
     if (rc == RS_OK && req->parent_group_id[0] != '\0')
         rc = identity_load_group(conn, arena, req->organization_id, req->parent_group_id,
                                  false, &parent, err);
@@ -403,7 +403,7 @@ identity_rename_user_group(struct rs_call *call, const ProtobufCMessage *msg,
     if (rc == RS_OK)
         rc = validate_name_description(req->name, req->description, err);
     if (rc == RS_OK)
-        rc = identity_tx(call, rename_group_tx, &op, err);
+        rc = identity_tx(call, req->organization_id, rename_group_tx, &op, err);
     if (rc != RS_OK)
         return rc;
     *resp = &op.group->base;
@@ -513,7 +513,7 @@ identity_move_user_group(struct rs_call *call, const ProtobufCMessage *msg,
     if (rc == RS_OK && req->new_parent_group_id[0] != '\0')
         rc = rs_validate_id("new_parent_group_id", req->new_parent_group_id, err);
     if (rc == RS_OK)
-        rc = identity_tx(call, move_group_tx, &op, err);
+        rc = identity_tx(call, req->organization_id, move_group_tx, &op, err);
     if (rc != RS_OK)
         return rc;
     *resp = &op.group->base;
@@ -585,7 +585,7 @@ identity_delete_user_group(struct rs_call *call, const ProtobufCMessage *msg,
     if (rc == RS_OK)
         rc = rs_validate_id("group_id", req->group_id, err);
     if (rc == RS_OK)
-        rc = identity_tx(call, delete_group_tx, &op, err);
+        rc = identity_tx(call, req->organization_id, delete_group_tx, &op, err);
     if (rc != RS_OK)
         return rc;
     out = rs_arena_alloc(rs_call_arena(call), sizeof(*out));

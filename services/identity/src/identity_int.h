@@ -23,12 +23,14 @@
 
 /* Passed to every handler as rs_call_user_data. */
 struct identity_service {
-    rs_db_pool *pool; /* borrowed from main */
+    rs_db_pool *pool;             /* borrowed from main */
+    struct identity_cache *cache; /* owned; NULL when off (ROSTER_IDENTITY_CACHE_ROWS=0) */
 };
 
 /*
- * Allocates the service context for pool (rs_service_def.init); conninfo
- * is unused. Free with identity_service_cleanup.
+ * Allocates the service context for pool (rs_service_def.init) and, unless
+ * ROSTER_IDENTITY_CACHE_ROWS is 0 or conninfo is empty, its read cache
+ * listening on conninfo. Free with identity_service_cleanup.
  */
 RS_MUSTCHECK rs_status identity_service_init(rs_db_pool *pool, const char *conninfo,
                                              void **out, struct rs_error *err);
@@ -63,6 +65,29 @@ RS_MUSTCHECK rs_status identity_authorize(rs_db_conn *conn, struct rs_call *call
                                           const char *org_id, unsigned flags,
                                           struct identity_actor *out, struct rs_error *err);
 
+/*
+ * identity_authorize without a lock or the administrator check, served
+ * from the read cache when it can be (a change made on another replica
+ * shows once its notification arrives). For read-only handlers; a write
+ * checks its actor inside its transaction with identity_authorize.
+ */
+RS_MUSTCHECK rs_status identity_authorize_read(struct rs_call *call, const char *org_id,
+                                               struct identity_actor *out,
+                                               struct rs_error *err);
+
+/*
+ * Sets *out to user_id of org_id, allocated from the call's arena, from
+ * the read cache when it can be; USER_NOT_FOUND when absent.
+ */
+RS_MUSTCHECK rs_status identity_get_user_read(struct rs_call *call, const char *org_id,
+                                              const char *user_id,
+                                              Roster__Identity__V1__User **out,
+                                              struct rs_error *err);
+
+/* Sets RS_ENOTFOUND USER_NOT_FOUND (meta user_id) for user_id of org_id; returns it. */
+rs_status identity_user_not_found(const char *org_id, const char *user_id,
+                                  struct rs_error *err);
+
 /* The service's pool, borrowed. */
 rs_db_pool *identity_pool(struct rs_call *call);
 
@@ -79,9 +104,12 @@ rs_status identity_nomem(struct rs_error *err);
 /* Returns true if err came from the database with this SQLSTATE. */
 bool identity_sqlstate_is(const struct rs_error *err, const char *sqlstate);
 
-/* Runs fn in a READ COMMITTED transaction on the service's pool. */
-RS_MUSTCHECK rs_status identity_tx(struct rs_call *call, rs_db_tx_fn fn, void *arg,
-                                   struct rs_error *err);
+/*
+ * Runs fn in a READ COMMITTED transaction on the service's pool, then
+ * makes org_id's cached rows stale (org_id may be NULL: a new organisation).
+ */
+RS_MUSTCHECK rs_status identity_tx(struct rs_call *call, const char *org_id, rs_db_tx_fn fn,
+                                   void *arg, struct rs_error *err);
 
 /* --- admin.c --- */
 
@@ -131,6 +159,7 @@ RS_MUSTCHECK rs_status identity_authz_check_deletable(rs_db_conn *conn, rs_arena
     "WHERE o.id = u.organization_id AND o.owner_user_id = u.id), " IDENTITY_US(         \
         "u.created_at") ", " IDENTITY_US("u.updated_at")
 #define IDENTITY_USER_CREATED_COL 9
+#define IDENTITY_USER_NCOLS 11
 
 #define IDENTITY_ORG_COLS                                                               \
     "o.id, o.name, o.edition, o.seat_total, o.seat_developers, o.seat_analysts, "        \

@@ -150,7 +150,7 @@ change_members(struct rs_call *call, const ProtobufCMessage *msg, bool add,
     if (op.ids == NULL || op.resp == NULL)
         return identity_nomem(err);
     roster__identity__v1__user_group_members_response__init(op.resp);
-    rc = identity_tx(call, members_tx, &op, err);
+    rc = identity_tx(call, op.req->organization_id, members_tx, &op, err);
     if (rc != RS_OK)
         return rc;
     *resp = &op.resp->base;
@@ -221,10 +221,10 @@ identity_list_user_group_members(struct rs_call *call, const ProtobufCMessage *m
     params[0] = req->group_id;
     params[3] = identity_int_param(arena, (long long)page_size + 1);
 
-    rc = identity_acquire(call, &conn, err);
+    rc = identity_authorize_read(call, req->organization_id, &actor, err);
     if (rc != RS_OK)
         return rc;
-    rc = identity_authorize(conn, call, req->organization_id, 0, &actor, err);
+    rc = identity_acquire(call, &conn, err);
     if (rc == RS_OK)
         rc = identity_load_group(conn, arena, req->organization_id, req->group_id, false,
                                  &group, err);
@@ -291,10 +291,10 @@ identity_list_groups_of_user(struct rs_call *call, const ProtobufCMessage *msg,
     params[1] = req->organization_id;
     params[4] = identity_int_param(arena, (long long)page_size + 1);
 
-    rc = identity_acquire(call, &conn, err);
+    rc = identity_authorize_read(call, req->organization_id, &actor, err);
     if (rc != RS_OK)
         return rc;
-    rc = identity_authorize(conn, call, req->organization_id, 0, &actor, err);
+    rc = identity_acquire(call, &conn, err);
     if (rc == RS_OK)
         rc = rs_db_query_arena(conn, arena, "identity.user_exists",
                                "SELECT 1 FROM identity.users WHERE id = $1 "
@@ -303,11 +303,7 @@ identity_list_groups_of_user(struct rs_call *call, const ProtobufCMessage *msg,
     if (rc != RS_OK)
         goto out;
     if (PQntuples(res) == 0) {
-        rs_error_set(err, RS_ENOTFOUND, "USER_NOT_FOUND",
-                     "user \"%s\" not found in organization \"%s\"", req->user_id,
-                     req->organization_id);
-        rs_error_meta(err, "user_id", req->user_id);
-        rc = RS_ENOTFOUND;
+        rc = identity_user_not_found(req->organization_id, req->user_id, err);
         goto out;
     }
     rc = rs_db_query_arena(conn, arena, "identity.groups_of_user",

@@ -160,7 +160,7 @@ identity_create_organization(struct rs_call *call, const ProtobufCMessage *msg,
     if (c.resp == NULL)
         return identity_nomem(err);
     roster__identity__v1__create_organization_response__init(c.resp);
-    rc = identity_tx(call, create_org_tx, &c, err);
+    rc = identity_tx(call, NULL, create_org_tx, &c, err);
     if (rc != RS_OK)
         return rc;
     rs_log_info(rs_call_log(call), "organization created", "organization_id",
@@ -183,10 +183,10 @@ identity_get_organization(struct rs_call *call, const ProtobufCMessage *msg,
     rc = rs_validate_id("organization_id", req->organization_id, err);
     if (rc != RS_OK)
         return rc;
-    rc = identity_acquire(call, &conn, err);
+    rc = identity_authorize_read(call, req->organization_id, &actor, err);
     if (rc != RS_OK)
         return rc;
-    rc = identity_authorize(conn, call, req->organization_id, 0, &actor, err);
+    rc = identity_acquire(call, &conn, err);
     if (rc != RS_OK)
         goto out;
     rc = select_org(conn, rs_call_arena(call), req->organization_id, &org, err);
@@ -341,7 +341,7 @@ identity_update_organization(struct rs_call *call, const ProtobufCMessage *msg,
         if (rc != RS_OK)
             return rc;
     }
-    rc = identity_tx(call, update_org_tx, &u, err);
+    rc = identity_tx(call, req->organization_id, update_org_tx, &u, err);
     if (rc != RS_OK)
         return rc;
     *resp = &u.org->base;

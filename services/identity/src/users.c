@@ -234,7 +234,7 @@ identity_create_user(struct rs_call *call, const ProtobufCMessage *msg,
     if (rc != RS_OK)
         return rc;
     rs_id_new(c.user_id);
-    rc = identity_tx(call, create_user_tx, &c, err);
+    rc = identity_tx(call, c.req->organization_id, create_user_tx, &c, err);
     if (rc != RS_OK)
         return rc;
     rs_log_info(rs_call_log(call), "user created", "organization_id",
@@ -254,6 +254,15 @@ enum user_lock {
      */
     USER_LOCK_UPDATE,
 };
+
+rs_status
+identity_user_not_found(const char *org_id, const char *user_id, struct rs_error *err)
+{
+    rs_error_set(err, RS_ENOTFOUND, "USER_NOT_FOUND",
+                 "user \"%s\" not found in organization \"%s\"", user_id, org_id);
+    rs_error_meta(err, "user_id", user_id);
+    return RS_ENOTFOUND;
+}
 
 /* Loads a user of org_id, locked as lock specifies; USER_NOT_FOUND when absent. */
 static rs_status
@@ -280,12 +289,8 @@ load_user(rs_db_conn *conn, rs_arena *arena, const char *org_id, const char *use
     rc = rs_db_query_arena(conn, arena, stmt[lock], sql[lock], 2, params, &res, err);
     if (rc != RS_OK)
         return rc;
-    if (PQntuples(res) == 0) {
-        rs_error_set(err, RS_ENOTFOUND, "USER_NOT_FOUND",
-                     "user \"%s\" not found in organization \"%s\"", user_id, org_id);
-        rs_error_meta(err, "user_id", user_id);
-        return RS_ENOTFOUND;
-    }
+    if (PQntuples(res) == 0)
+        return identity_user_not_found(org_id, user_id, err);
     *out = identity_user_from_row(arena, res, 0);
     return *out == NULL ? identity_nomem(err) : RS_OK;
 }
@@ -297,28 +302,19 @@ identity_get_user(struct rs_call *call, const ProtobufCMessage *msg, ProtobufCMe
     const Roster__Identity__V1__GetUserRequest *req = (const void *)msg;
     Roster__Identity__V1__User *user = NULL;
     struct identity_actor actor;
-    rs_db_conn *conn = NULL;
     rs_status rc;
 
     rc = rs_validate_id("organization_id", req->organization_id, err);
     if (rc == RS_OK)
         rc = rs_validate_id("user_id", req->user_id, err);
+    if (rc == RS_OK)
+        rc = identity_authorize_read(call, req->organization_id, &actor, err);
+    if (rc == RS_OK)
+        rc = identity_get_user_read(call, req->organization_id, req->user_id, &user, err);
     if (rc != RS_OK)
         return rc;
-    rc = identity_acquire(call, &conn, err);
-    if (rc != RS_OK)
-        return rc;
-    rc = identity_authorize(conn, call, req->organization_id, 0, &actor, err);
-    if (rc != RS_OK)
-        goto out;
-    rc = load_user(conn, rs_call_arena(call), req->organization_id, req->user_id,
-                   USER_LOCK_NONE, &user, err);
-    if (rc != RS_OK)
-        goto out;
     *resp = &user->base;
-out:
-    rs_db_release(identity_pool(call), conn);
-    return rc;
+    return RS_OK;
 }
 
 rs_status
@@ -380,10 +376,10 @@ identity_list_users(struct rs_call *call, const ProtobufCMessage *msg,
         params[5] = rs_arena_strdup(arena, key.id);
     }
 
-    rc = identity_acquire(call, &conn, err);
+    rc = identity_authorize_read(call, req->organization_id, &actor, err);
     if (rc != RS_OK)
         return rc;
-    rc = identity_authorize(conn, call, req->organization_id, 0, &actor, err);
+    rc = identity_acquire(call, &conn, err);
     if (rc != RS_OK)
         goto out;
     /* strpos, unlike LIKE, treats '%' and '_' in the keyword literally. */
@@ -557,7 +553,7 @@ identity_update_user(struct rs_call *call, const ProtobufCMessage *msg,
         rc = parse_user_mask(&u, err);
     if (rc != RS_OK)
         return rc;
-    rc = identity_tx(call, update_user_tx, &u, err);
+    rc = identity_tx(call, u.req->organization_id, update_user_tx, &u, err);
     if (rc != RS_OK)
         return rc;
     *resp = &u.user->base;
@@ -645,7 +641,7 @@ run_user_state(struct rs_call *call, const char *org_id, const char *user_id, in
         rc = rs_validate_id("user_id", user_id, err);
     if (rc != RS_OK)
         return rc;
-    return identity_tx(call, user_state_tx, s, err);
+    return identity_tx(call, org_id, user_state_tx, s, err);
 }
 
 rs_status

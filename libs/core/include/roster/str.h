@@ -7,6 +7,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 
 #include "roster/status.h"
 
@@ -27,6 +28,12 @@ bool rs_utf8_has_control(const char *s, size_t len);
 
 /* Returns the value of hexadecimal digit c (either case), or -1. */
 int rs_hex_value(char c);
+
+/*
+ * A 64-bit hash of the NUL-terminated s for hash tables (not for
+ * security): every bit depends on every byte.
+ */
+uint64_t rs_hash_str(const char *s);
 
 #define RS_ID_LEN 32
 

@@ -121,4 +121,33 @@ RS_MUSTCHECK rs_status rs_db_schema_version(rs_db_pool *pool, const char *schema
 RS_MUSTCHECK rs_status rs_db_check_ready(rs_db_pool *pool, const char *schema,
                                          int expected, struct rs_error *err);
 
+typedef struct rs_db_listener rs_db_listener;
+
+/* Called on the listener's thread; they must not block for long. */
+struct rs_db_listen_hooks {
+    /* One notification; payload is borrowed for the call. */
+    void (*notify)(void *arg, const char *payload);
+    /*
+     * true after each successful LISTEN, false when that connection is
+     * lost. Notifications sent in between are lost, so whatever arg
+     * derived from earlier ones must count as stale after a false.
+     */
+    void (*listening)(void *arg, bool on);
+    void *arg; /* borrowed; must outlive the listener */
+};
+
+/*
+ * Starts a thread that LISTENs on channel (a lower-case SQL identifier)
+ * over its own connection to conninfo, with application_name app_name,
+ * reconnecting with backoff until rs_db_listen_stop. hooks is copied.
+ * Returns RS_OK and *out owned by the caller.
+ */
+RS_MUSTCHECK rs_status rs_db_listen_start(const char *conninfo, const char *channel,
+                                          const char *app_name,
+                                          const struct rs_db_listen_hooks *hooks,
+                                          rs_db_listener **out, struct rs_error *err);
+
+/* Stops the thread (within about 200 ms) and frees l. NULL is a no-op. */
+void rs_db_listen_stop(rs_db_listener *l);
+
 #endif /* RS_DB_H */

@@ -1,0 +1,208 @@
+"""identity serves GetUser and the read-only actor check from memory. These
+tests show where the rows come from and what keeps them current: a write
+on the same replica shows at once, a change made elsewhere (another
+replica, or SQL) shows once its notification arrives, a lost notification
+connection stops the cache from serving, and ROSTER_IDENTITY_CACHE_ROWS=0
+turns it off."""
+
+import os
+import time
+
+import grpc
+import pytest
+
+import rosterlib as rl
+from roster.identity.v1 import identity_pb2 as pb
+
+# A change made elsewhere must show within this long (notifications
+# arrive in milliseconds; the margin is for a loaded CI machine).
+SHOW_WITHIN_S = 10
+
+
+def get(ctx, org, user_id, actor, stub=None):
+    fn = (stub or ctx.stub).GetUser
+    return fn(pb.GetUserRequest(organization_id=org.organization_id, user_id=user_id),
+              metadata=rl.md(ctx.admin_token, actor), timeout=15)
+
+
+def wait_until(cond, what):
+    deadline = time.monotonic() + SHOW_WITHIN_S
+    while time.monotonic() < deadline:
+        if cond():
+            return
+        time.sleep(0.05)
+    raise AssertionError("%s did not happen within %ss" % (what, SHOW_WITHIN_S))
+
+
+def sql_nickname(ctx, user_id, nickname):
+    rl.psql(ctx.conninfo, "UPDATE identity.users SET nickname = '%s' WHERE id = '%s'"
+            % (nickname, user_id))
+
+
+@pytest.fixture
+def other(ctx):
+    """A second roster-identity replica on the same database."""
+    env = rl.identity_env(ctx.conninfo, ctx.tokens_file)
+    server = rl.Identity(ctx.binary, env, os.path.join(ctx.tmpdir, "identity-2.log"))
+    server.start()
+    server.wait_health()
+    ch = server.channel()
+    yield server, rl.identity_stub(ch)
+    ch.close()
+    server.stop()
+
+
+def test_own_write_shows_at_once(ctx):
+    org, owner = ctx.new_org()
+    u = ctx.new_user(org, owner, nickname="张伟")
+    assert get(ctx, org, u.user_id, owner.user_id).nickname == "张伟"
+    for i, name in enumerate(["王芳 🐼", "Zhang Wei 张伟", "李" * 50]):
+        ctx.call("UpdateUser", pb.UpdateUserRequest(
+            organization_id=org.organization_id, user_id=u.user_id, nickname=name,
+            update_mask={"paths": ["nickname"]}), actor=owner.user_id)
+        # No wait: the replica that wrote drops the row before it replies.
+        assert get(ctx, org, u.user_id, owner.user_id).nickname == name, i
+
+
+def test_disable_and_delete_show_at_once(ctx):
+    org, owner = ctx.new_org()
+    u = ctx.new_user(org, owner)
+    assert get(ctx, org, u.user_id, u.user_id).enabled
+    ctx.call("DisableUser", pb.SetUserEnabledRequest(
+        organization_id=org.organization_id, user_id=u.user_id), actor=owner.user_id)
+    rl.refused(ctx.stub.GetUser, pb.GetUserRequest(
+        organization_id=org.organization_id, user_id=owner.user_id),
+        grpc.StatusCode.PERMISSION_DENIED, "ACTOR_DISABLED",
+        metadata=rl.md(ctx.admin_token, u.user_id), timeout=15)
+    assert not get(ctx, org, u.user_id, owner.user_id).enabled
+    ctx.call("DeleteUser", pb.DeleteUserRequest(
+        organization_id=org.organization_id, user_id=u.user_id), actor=owner.user_id)
+    rl.refused(ctx.stub.GetUser, pb.GetUserRequest(
+        organization_id=org.organization_id, user_id=u.user_id),
+        grpc.StatusCode.NOT_FOUND, "USER_NOT_FOUND",
+        metadata=rl.md(ctx.admin_token, owner.user_id), timeout=15)
+
+
+def test_rows_come_from_memory_until_notified(ctx):
+    """With the notifying trigger off, a SQL change stays unseen: proof that
+    the row is served from memory. Back on, the next change shows."""
+    org, owner = ctx.new_org()
+    u = ctx.new_user(org, owner, nickname="cached-before")
+    assert get(ctx, org, u.user_id, owner.user_id).nickname == "cached-before"
+    rl.psql(ctx.conninfo, "ALTER TABLE identity.users "
+            "DISABLE TRIGGER identity_users_updated_notify")
+    try:
+        sql_nickname(ctx, u.user_id, "unseen-change")
+        time.sleep(1.0)
+        assert get(ctx, org, u.user_id, owner.user_id).nickname == "cached-before"
+    finally:
+        rl.psql(ctx.conninfo, "ALTER TABLE identity.users "
+                "ENABLE TRIGGER identity_users_updated_notify")
+    sql_nickname(ctx, u.user_id, "seen-change 变更")
+    wait_until(lambda: get(ctx, org, u.user_id, owner.user_id).nickname == "seen-change 变更",
+               "the notified SQL change")
+
+
+def test_other_replica_write_shows(ctx, other):
+    _, stub2 = other
+    org, owner = ctx.new_org()
+    u = ctx.new_user(org, owner, nickname="before")
+    # Both replicas hold the row.
+    assert get(ctx, org, u.user_id, owner.user_id).nickname == "before"
+    assert get(ctx, org, u.user_id, owner.user_id, stub2).nickname == "before"
+    stub2.UpdateUser(pb.UpdateUserRequest(
+        organization_id=org.organization_id, user_id=u.user_id, nickname="after 后",
+        update_mask={"paths": ["nickname"]}),
+        metadata=rl.md(ctx.admin_token, owner.user_id), timeout=15)
+    assert get(ctx, org, u.user_id, owner.user_id, stub2).nickname == "after 后"
+    wait_until(lambda: get(ctx, org, u.user_id, owner.user_id).nickname == "after 后",
+               "the other replica's write")
+    # The actor check follows too: disabled on replica 2, refused on replica 1.
+    stub2.DisableUser(pb.SetUserEnabledRequest(
+        organization_id=org.organization_id, user_id=u.user_id),
+        metadata=rl.md(ctx.admin_token, owner.user_id), timeout=15)
+
+    def refused_on_first():
+        try:
+            get(ctx, org, owner.user_id, u.user_id)
+            return False
+        except grpc.RpcError as err:
+            return rl.error_info(err)[1].reason == "ACTOR_DISABLED"
+    wait_until(refused_on_first, "the actor disabled on the other replica")
+
+
+def test_ownership_transfer_shows_in_is_owner(ctx):
+    org, owner = ctx.new_org()
+    dev = ctx.new_user(org, owner, user_type=pb.USER_TYPE_DEVELOPER)
+    assert not get(ctx, org, dev.user_id, owner.user_id).is_owner
+    rl.psql(ctx.conninfo, "UPDATE identity.organizations SET owner_user_id = '%s' "
+            "WHERE id = '%s'" % (dev.user_id, org.organization_id))
+    wait_until(lambda: get(ctx, org, owner.user_id, owner.user_id).is_owner is False,
+               "the old owner losing is_owner")
+    assert get(ctx, org, dev.user_id, owner.user_id).is_owner
+
+
+def test_lost_listener_stops_serving_from_memory(ctx):
+    """Notifications sent while no connection listens are lost, so nothing
+    cached before the gap may be served after it."""
+    org, owner = ctx.new_org()
+    u = ctx.new_user(org, owner, nickname="before-gap")
+    assert get(ctx, org, u.user_id, owner.user_id).nickname == "before-gap"
+    rl.psql(ctx.conninfo, "ALTER TABLE identity.users "
+            "DISABLE TRIGGER identity_users_updated_notify")
+    try:
+        sql_nickname(ctx, u.user_id, "during-gap")
+        killed = rl.psql(ctx.conninfo, "SELECT count(pg_terminate_backend(pid)) "
+                         "FROM pg_stat_activity "
+                         "WHERE application_name = 'roster-identity-listen' "
+                         "AND datname = current_database()")
+        assert int(killed) >= 1
+        wait_until(lambda: get(ctx, org, u.user_id, owner.user_id).nickname == "during-gap",
+                   "a read from the database after the listener was cut")
+    finally:
+        rl.psql(ctx.conninfo, "ALTER TABLE identity.users "
+                "ENABLE TRIGGER identity_users_updated_notify")
+    # The listener is back, and notified changes show again.
+    wait_until(lambda: rl.psql(ctx.conninfo, "SELECT count(*) FROM pg_stat_activity "
+                               "WHERE application_name = 'roster-identity-listen' "
+                         "AND datname = current_database()") != "0",
+               "the listener reconnecting")
+    sql_nickname(ctx, u.user_id, "after-gap")
+    wait_until(lambda: get(ctx, org, u.user_id, owner.user_id).nickname == "after-gap",
+               "a notified change after the reconnection")
+
+
+def test_cache_off(ctx):
+    env = rl.identity_env(ctx.conninfo, ctx.tokens_file, ROSTER_IDENTITY_CACHE_ROWS="0")
+    server = rl.Identity(ctx.binary, env, os.path.join(ctx.tmpdir, "identity-nocache.log"))
+    server.start()
+    try:
+        server.wait_health()
+        ch = server.channel()
+        stub = rl.identity_stub(ch)
+        org, owner = ctx.new_org()
+        u = ctx.new_user(org, owner, nickname="plain")
+        assert get(ctx, org, u.user_id, owner.user_id, stub).nickname == "plain"
+        rl.psql(ctx.conninfo, "ALTER TABLE identity.users "
+                "DISABLE TRIGGER identity_users_updated_notify")
+        try:
+            sql_nickname(ctx, u.user_id, "read-through")
+            # Without a cache every read goes to the database.
+            assert get(ctx, org, u.user_id, owner.user_id, stub).nickname == "read-through"
+        finally:
+            rl.psql(ctx.conninfo, "ALTER TABLE identity.users "
+                    "ENABLE TRIGGER identity_users_updated_notify")
+        ch.close()
+    finally:
+        server.stop()
+
+
+@pytest.mark.parametrize("value", ["-1", "x", "10000001"])
+def test_cache_rows_refused(ctx, value):
+    env = rl.identity_env(ctx.conninfo, ctx.tokens_file, ROSTER_IDENTITY_CACHE_ROWS=value)
+    server = rl.Identity(ctx.binary, env, os.path.join(ctx.tmpdir, "identity-bad.log"))
+    server.start()
+    code = server.proc.wait(30)
+    server.log.close()
+    assert code != 0
+    assert "ROSTER_IDENTITY_CACHE_ROWS" in server.read_log()
