@@ -1,6 +1,7 @@
 """What the RPC layer does with bad input, missing credentials, unknown
 methods and deadlines."""
 
+import threading
 import time
 
 import grpc
@@ -71,6 +72,37 @@ def test_missing_payload(ctx, org):
         rl.check_refusal(err, grpc.StatusCode.INVALID_ARGUMENT, "MISSING_PAYLOAD")
     else:
         raise AssertionError("a call without a message succeeded")
+
+
+def test_reset_before_message_logged_cancelled(ctx, org):
+    # A client that resets the stream before sending its message is logged
+    # as a cancelled call, not as a request without a message.
+    o, owner = org
+    gate = threading.Event()
+
+    def never():
+        gate.wait(10)
+        return
+        yield  # a generator that sends nothing
+
+    fn = ctx.channel.stream_unary(GET_ORG)
+    before = len(ctx.server.read_log())
+    fut = fn.future(never(), metadata=rl.md(ctx.admin_token, owner.user_id), timeout=10)
+    time.sleep(0.5)
+    fut.cancel()
+    gate.set()
+    deadline = time.monotonic() + 10
+    lines = []
+    while time.monotonic() < deadline:
+        lines = [ln for ln in ctx.server.read_log()[before:].splitlines()
+                 if 'msg="call finished"' in ln and "GetOrganization" in ln]
+        if lines:
+            break
+        time.sleep(0.05)
+    assert len(lines) == 1, lines
+    assert "code=CANCELLED" in lines[0], lines[0]
+    assert "cancelled=true" in lines[0], lines[0]
+    assert "MISSING_PAYLOAD" not in lines[0], lines[0]
 
 
 def test_garbage_bytes(ctx, org):

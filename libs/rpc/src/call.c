@@ -258,6 +258,16 @@ rs_rpc__log_call(struct rs_call *call)
     const char *code = rs_rpc__code_name(call->code);
     const char *reason = call->reason[0] != '\0' ? call->reason : NULL;
 
+    /*
+     * A client that resets the stream before its message arrives leaves the
+     * handler without a payload. Its refusal never reached the client, and
+     * the cause is the cancellation, so the call is logged as cancelled.
+     */
+    if (call->cancelled && reason != NULL && strcmp(reason, "MISSING_PAYLOAD") == 0) {
+        code = rs_rpc__code_name(GRPC_STATUS_CANCELLED);
+        reason = NULL;
+    }
+
     snprintf(duration, sizeof(duration), "%lld.%03lld", (long long)(elapsed_us / 1000),
              (long long)(elapsed_us % 1000));
     if (call->code == GRPC_STATUS_INTERNAL || call->code == GRPC_STATUS_UNKNOWN ||
