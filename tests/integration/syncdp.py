@@ -157,11 +157,10 @@ def departments(st, org, owner, src, parent=0, flag=spb.NODE_FLAG_NONE):
             return {d.department_id: d for d in out}
 
 
-# Tables whose writes a repeated run must not change: everything of identity
-# and authz, and sync's stored structure and items. The run record, the
-# lease and the source's structure_time (the last successful Update
-# Structure) are the run's bookkeeping.
-BOOKKEEPING = ("runs", "leases", "sources")
+# Tables whose writes a repeated run must not change: every table of
+# identity, authz and sync except sync.runs, the run record itself (its
+# counters, checkpoint and lease).
+BOOKKEEPING = ("runs",)
 
 
 def _tables(st):
@@ -171,28 +170,35 @@ def _tables(st):
             if not (t.startswith("sync.") and t.split(".", 1)[1] in BOOKKEEPING)]
 
 
+def _row_versions(st, table):
+    """The (ctid, xmin) of every row of table. An INSERT or UPDATE makes a
+    row version with a new ctid and xmin, and a DELETE removes one. So two
+    equal sets mean that no committed write touched the table, not even an
+    UPDATE that left every value as it was."""
+    text = st.sql("SELECT ctid::text || ' ' || xmin::text FROM %s" % table)
+    return set(text.splitlines()) if text else set()
+
+
 def row_writes(st):
-    """A mark to compare with: the next transaction id and every watched
-    table's row count. Row versions newer than the mark are inserts or
-    updates; a changed count shows deletes. Unlike pg_stat counters this
-    needs no wait for statistics to be flushed."""
-    xid = int(st.sql("SELECT txid_current()"))
-    counts = {}
-    for t in _tables(st):
-        counts[t] = int(st.sql("SELECT count(*) FROM %s" % t))
-    return {"xid": xid, "counts": counts}
+    """A mark to compare with: the row versions of every watched table.
+    Unlike the pg_stat counters, these need no wait for statistics to be
+    flushed."""
+    return {t: _row_versions(st, t) for t in _tables(st)}
 
 
-def diff_writes(before, after=None, st=None):
-    """{table: rows written since before}; pass st to read the current state."""
+def diff_writes(before, st):
+    """{table: counts} of the tables with rows written or removed since the
+    mark before; {} when none. A table created since the mark counts as
+    written."""
     out = {}
-    xid = before["xid"] % (1 << 32)
-    for t, n in before["counts"].items():
-        text = st.sql("SELECT count(*), count(*) FILTER (WHERE xmin::text::bigint > %d) "
-                      "FROM %s" % (xid, t))
-        total, fresh = (int(x) for x in text.split("|"))
-        if total != n or fresh:
-            out[t] = {"rows_before": n, "rows_after": total, "written": fresh}
+    for t in _tables(st):
+        old = before.get(t, set())
+        now = _row_versions(st, t)
+        written = len(now - old)
+        removed = len(old - now)
+        if written or removed or t not in before:
+            out[t] = {"rows_before": len(old), "rows_after": len(now), "written": written,
+                      "removed": removed}
     return out
 
 

@@ -37,9 +37,8 @@ def holder_of(st, run_id, timeout=30):
     """(replica, fencing token) once the run is RUNNING with a lease."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
-        out = st.sql("SELECT l.holder, l.fencing_token FROM sync.leases l JOIN sync.runs r "
-                     "ON r.source_id = l.source_id WHERE r.id = '%s' AND r.status = 2 "
-                     "AND l.run_id = r.id AND l.expires_at > clock_timestamp()" % run_id)
+        out = st.sql("SELECT lease_holder, fencing_token FROM sync.runs WHERE id = '%s' "
+                     "AND status = 2 AND lease_expires_at > clock_timestamp()" % run_id)
         if out:
             holder, token = out.split("|")
             pid = int(holder.split(":")[1])

@@ -280,7 +280,8 @@ def test_large_organisation_structure(tmp_path):
 
 
 def holder_pid(st, src):
-    text = st.sql("SELECT holder FROM sync.leases WHERE source_id = '%s'" % src.source_id)
+    text = st.sql("SELECT lease_holder FROM sync.runs WHERE source_id = '%s' "
+                  "ORDER BY created_at DESC LIMIT 1" % src.source_id)
     return int(text.split(":")[1]) if text else None
 
 

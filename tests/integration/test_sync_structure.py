@@ -173,3 +173,50 @@ def test_unicode_and_long_names(st, env):
     assert "长" * 50 in users
     groups = dp.synced_groups(st, org.organization_id, src.corp_id)
     assert groups[500][1] == "表情部门 🎉👩‍💻"
+
+
+def test_rerun_writes_only_the_run(st):
+    """A second Update Structure and Start Sync with no upstream change write
+    no row outside sync.runs: the lease lives in the run's row, and the
+    source's structure_time is read from its runs."""
+    org, owner, src = dp.new_source(st)
+    before = dp.row_writes(st)
+    assert "sync.sources" in before
+    assert "identity.users" in before
+    assert "sync.runs" not in before
+
+    structure = dp.update_structure(st, org, owner, src)
+    assert structure.status == spb.RUN_STATUS_SUCCEEDED, structure
+    assert structure.attempts == 1
+    assert structure.fencing_token == 1
+    assert dp.items(st, org, owner, structure) == []
+    assert structure.counts.unchanged == structure.total_items > 0
+    sync = dp.start_sync(st, org, owner, src, department_ids=[1])
+    assert sync.status == spb.RUN_STATUS_SUCCEEDED, sync
+    assert dp.items(st, org, owner, sync) == []
+    assert sync.counts.unchanged == sync.total_items > 0
+    assert dp.diff_writes(before, st=st) == {}
+
+    # structure_time is the finish time of the latest successful Update Structure
+    source = st.call("GetSource", spb.GetSourceRequest(
+        organization_id=org.organization_id, source_id=src.source_id), owner.user_id)
+    assert source.structure_time == structure.finish_time
+
+    # a failed Update Structure leaves it as it was
+    st.sim_control(st.sims[0], {"op": "config", "denied_apis": ["topapi/v2/user/list"]})
+    try:
+        failed = dp.update_structure(st, org, owner, src)
+    finally:
+        st.sim_control(st.sims[0], {"op": "config", "denied_apis": []})
+    assert failed.status == spb.RUN_STATUS_FAILED, failed
+    source = st.call("GetSource", spb.GetSourceRequest(
+        organization_id=org.organization_id, source_id=src.source_id), owner.user_id)
+    assert source.structure_time == structure.finish_time
+
+    # diff_writes reports an UPDATE that changes no value
+    before = dp.row_writes(st)
+    st.sql("UPDATE sync.sources SET name = name WHERE id = '%s'" % src.source_id)
+    assert dp.diff_writes(before, st=st) == {
+        "sync.sources": {"rows_before": len(before["sync.sources"]),
+                         "rows_after": len(before["sync.sources"]), "written": 1,
+                         "removed": 1}}

@@ -179,10 +179,12 @@ sync_dp_load_source(rs_db_conn *conn, const char *org_id, const char *source_id,
     if (rc != RS_OK)
         return rc;
     rc = rs_db_query(conn, lock ? "sync.dp_source_lock" : "sync.dp_source",
-                     lock ? "SELECT platform, corp_id, nickname_suffix, structure_at IS NOT NULL "
-                            "FROM sync.sources WHERE id = $1 AND organization_id = $2 FOR SHARE"
-                          : "SELECT platform, corp_id, nickname_suffix, structure_at IS NOT NULL "
-                            "FROM sync.sources WHERE id = $1 AND organization_id = $2",
+                     lock ? "SELECT s.platform, s.corp_id, s.nickname_suffix, "
+                            SYNC_STRUCTURE_AT("s.id") " IS NOT NULL FROM sync.sources s "
+                            "WHERE s.id = $1 AND s.organization_id = $2 FOR SHARE OF s"
+                          : "SELECT s.platform, s.corp_id, s.nickname_suffix, "
+                            SYNC_STRUCTURE_AT("s.id") " IS NOT NULL FROM sync.sources s "
+                            "WHERE s.id = $1 AND s.organization_id = $2",
                      2, params, &res, err);
     if (rc != RS_OK)
         return rc;

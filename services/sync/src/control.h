@@ -132,18 +132,29 @@ void sync_job_free(struct sync_job *job);
 rs_status sync_lease_lost(struct sync_job *job, struct rs_error *err);
 
 /*
- * Takes the source's lease for run_id when it is free or expired, bumping
- * the fencing token. *token is 0 when another holder's lease is live.
+ * Takes the lease on run_id, a PENDING run or a RUNNING run whose lease
+ * expired, for svc->holder for lease_ms, and raises the run's fencing
+ * token by one. *token is the new token, or 0 when the run is not free
+ * (another holder's lease is live, or the run has ended).
  * REQUIRES: inside a transaction.
  */
 RS_MUSTCHECK rs_status sync_lease_take(rs_db_conn *conn, struct sync_service *svc,
-                                       const char *source_id, const char *run_id,
-                                       int64_t *token, struct rs_error *err);
-/* Lets the lease go (expires it) if job still holds it. REQUIRES: in a transaction. */
+                                       const char *run_id, int64_t *token,
+                                       struct rs_error *err);
+/*
+ * Hands the run back when job still holds it: PENDING again with no lease,
+ * so any replica claims it at once. REQUIRES: in a transaction.
+ */
 RS_MUSTCHECK rs_status sync_lease_release(rs_db_conn *conn, struct sync_job *job,
                                           struct rs_error *err);
 /* Starts the heartbeat thread that extends the lease every lease_ms / 3. */
 RS_MUSTCHECK rs_status sync_lease_beat_start(struct sync_job *job, struct rs_error *err);
+/*
+ * Stops and joins the heartbeat thread, if it runs. Called before the
+ * transaction that ends or hands back the run, so that a heartbeat after
+ * it cannot report the ended run as a lost lease.
+ */
+void sync_lease_beat_stop(struct sync_job *job);
 
 /* True once the replica is shutting down (the worker's stop flag). */
 bool sync_worker_stopping(const struct sync_service *svc);
@@ -153,7 +164,7 @@ RS_MUSTCHECK rs_status sync_worker_start(struct sync_service *svc, const char *c
                                          struct rs_error *err);
 /*
  * Stops the threads. A run in progress is handed back: set PENDING again
- * with its checkpoint and its lease expired, so the next replica resumes it
+ * with its checkpoint and without a lease, so the next replica resumes it
  * at once.
  */
 void sync_worker_stop(struct sync_service *svc);

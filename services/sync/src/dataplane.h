@@ -41,7 +41,7 @@ struct sync_dp_source {
     int platform;
     char corp_id[65];
     int nickname_suffix;   /* enum NicknameSuffix, 1..4 */
-    bool structure_loaded; /* structure_at is set */
+    bool structure_loaded; /* it has a structure time (SYNC_STRUCTURE_AT) */
 };
 
 /* Loads source_id of org_id (SOURCE_NOT_FOUND), optionally FOR SHARE. */

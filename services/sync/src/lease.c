@@ -1,9 +1,10 @@
 /*
  * services/sync/src/lease.c
- *    The per-source lease in sync.leases: one holder at a time across
- *    replicas, an expiry a heartbeat keeps pushing forward, and a fencing
- *    token that grows on every take-over. The row is never deleted (only
- *    expired), so the token of a source only grows.
+ *    The lease on a run, kept in its sync.runs row: one holder at a time
+ *    across replicas, an expiry that a heartbeat keeps pushing forward, and
+ *    a fencing token that grows by one on every take. At most one run per
+ *    source is PENDING or RUNNING (runs_one_active_key), so the holder of
+ *    that run is the only worker that changes the source.
  */
 #include "control.h"
 
@@ -17,36 +18,33 @@ rs_status
 sync_lease_lost(struct sync_job *job, struct rs_error *err)
 {
     rs_error_set(err, RS_EABORTED, "LEASE_LOST",
-                 "run \"%s\" lost its lease on source \"%s\" to another worker", job->run_id,
-                 job->source_id);
+                 "run \"%s\" of source \"%s\" lost its lease to another worker",
+                 job->run_id, job->source_id);
     rs_error_meta(err, "run_id", job->run_id);
     return RS_EABORTED;
 }
 
 rs_status
-sync_lease_take(rs_db_conn *conn, struct sync_service *svc, const char *source_id,
-                const char *run_id, int64_t *token, struct rs_error *err)
+sync_lease_take(rs_db_conn *conn, struct sync_service *svc, const char *run_id,
+                int64_t *token, struct rs_error *err)
 {
     char ms[16];
-    const char *params[4];
+    const char *params[3];
     PGresult *res = NULL;
     rs_status rc;
 
     *token = 0;
     snprintf(ms, sizeof(ms), "%d", svc->settings.lease_ms);
-    params[0] = source_id;
-    params[1] = run_id;
-    params[2] = svc->holder;
-    params[3] = ms;
+    params[0] = run_id;
+    params[1] = svc->holder;
+    params[2] = ms;
     rc = rs_db_query(conn, "sync.lease_take",
-                     "INSERT INTO sync.leases AS l (source_id, run_id, holder, fencing_token, "
-                     "expires_at) VALUES ($1, $2, $3, 1, "
-                     "clock_timestamp() + $4::int * interval '1 millisecond') "
-                     "ON CONFLICT (source_id) DO UPDATE SET run_id = EXCLUDED.run_id, "
-                     "holder = EXCLUDED.holder, fencing_token = l.fencing_token + 1, "
-                     "expires_at = EXCLUDED.expires_at "
-                     "WHERE l.expires_at < clock_timestamp() RETURNING l.fencing_token",
-                     4, params, &res, err);
+                     "UPDATE sync.runs SET fencing_token = fencing_token + 1, "
+                     "lease_holder = $2, "
+                     "lease_expires_at = clock_timestamp() + $3::int * interval '1 millisecond' "
+                     "WHERE id = $1 AND status IN (1, 2) AND (lease_expires_at IS NULL "
+                     "OR lease_expires_at < clock_timestamp()) RETURNING fencing_token",
+                     3, params, &res, err);
     if (rc != RS_OK)
         return rc;
     if (PQntuples(res) == 1)
@@ -62,11 +60,11 @@ sync_lease_release(rs_db_conn *conn, struct sync_job *job, struct rs_error *err)
     const char *params[2];
 
     snprintf(token, sizeof(token), "%lld", (long long)job->fencing_token);
-    params[0] = job->source_id;
+    params[0] = job->run_id;
     params[1] = token;
     return rs_db_query(conn, "sync.lease_release",
-                       "UPDATE sync.leases SET expires_at = '-infinity' "
-                       "WHERE source_id = $1 AND fencing_token = $2::bigint",
+                       "UPDATE sync.runs SET status = 1, lease_expires_at = NULL "
+                       "WHERE id = $1 AND fencing_token = $2::bigint AND status = 2",
                        2, params, NULL, err);
 }
 
@@ -80,11 +78,13 @@ sync_job_check_tx(struct sync_job *job, rs_db_conn *conn, struct rs_error *err)
     rs_status rc;
 
     snprintf(token, sizeof(token), "%lld", (long long)job->fencing_token);
-    params[0] = job->source_id;
+    params[0] = job->run_id;
     params[1] = token;
+    /* A run that another worker abandoned or finished is no longer RUNNING,
+     * and its token was raised when that worker took it. */
     rc = rs_db_query(conn, "sync.lease_check",
-                     "SELECT fencing_token = $2::bigint FROM sync.leases "
-                     "WHERE source_id = $1 FOR UPDATE",
+                     "SELECT fencing_token = $2::bigint AND status = 2 FROM sync.runs "
+                     "WHERE id = $1 FOR NO KEY UPDATE",
                      2, params, &res, err);
     if (rc != RS_OK)
         return rc;
@@ -134,13 +134,13 @@ beat_body(rs_db_conn *conn, void *arg, struct rs_error *err)
 
     snprintf(token, sizeof(token), "%lld", (long long)o->job->fencing_token);
     snprintf(ms, sizeof(ms), "%d", o->job->svc->settings.lease_ms);
-    params[0] = o->job->source_id;
+    params[0] = o->job->run_id;
     params[1] = token;
     params[2] = ms;
     rc = rs_db_query(conn, "sync.lease_beat",
-                     "UPDATE sync.leases SET expires_at = clock_timestamp() + "
+                     "UPDATE sync.runs SET lease_expires_at = clock_timestamp() + "
                      "$3::int * interval '1 millisecond' "
-                     "WHERE source_id = $1 AND fencing_token = $2::bigint RETURNING 1",
+                     "WHERE id = $1 AND fencing_token = $2::bigint AND status = 2 RETURNING 1",
                      3, params, &res, err);
     if (rc != RS_OK)
         return rc;
@@ -241,19 +241,28 @@ sync_job_alloc(struct sync_service *svc, const char *run_id, const char *org_id,
 }
 
 void
+sync_lease_beat_stop(struct sync_job *job)
+{
+    struct sync_job_state *st = (struct sync_job_state *)job;
+
+    if (!st->beating)
+        return;
+    pthread_mutex_lock(&st->beat_mu);
+    atomic_store(&st->stop_beat, true);
+    pthread_cond_broadcast(&st->beat_cv);
+    pthread_mutex_unlock(&st->beat_mu);
+    pthread_join(st->beat, NULL);
+    st->beating = false;
+}
+
+void
 sync_job_free(struct sync_job *job)
 {
     struct sync_job_state *st = (struct sync_job_state *)job;
 
     if (job == NULL)
         return;
-    if (st->beating) {
-        pthread_mutex_lock(&st->beat_mu);
-        atomic_store(&st->stop_beat, true);
-        pthread_cond_broadcast(&st->beat_cv);
-        pthread_mutex_unlock(&st->beat_mu);
-        pthread_join(st->beat, NULL);
-    }
+    sync_lease_beat_stop(job);
     pthread_cond_destroy(&st->beat_cv);
     pthread_mutex_destroy(&st->beat_mu);
     free(job->request_json);

@@ -133,8 +133,9 @@ start_body(rs_db_conn *conn, void *arg, struct rs_error *err)
     params[0] = o->source_id;
     params[1] = o->org_id;
     rc = rs_db_query_arena(conn, arena, "sync.start_source",
-                           "SELECT structure_at IS NOT NULL FROM sync.sources "
-                           "WHERE id = $1 AND organization_id = $2 FOR KEY SHARE",
+                           "SELECT " SYNC_STRUCTURE_AT("s.id") " IS NOT NULL "
+                           "FROM sync.sources s WHERE s.id = $1 AND s.organization_id = $2 "
+                           "FOR KEY SHARE OF s",
                            2, params, &res, err);
     if (rc != RS_OK)
         return rc;

@@ -2,8 +2,8 @@
  * services/sync/src/runs.c
  *    Run records: reading a run as a message, and the fenced writes of a
  *    run in progress (items, counts, checkpoint, warnings, the end).
- *    Every write first locks the source's lease row and compares the
- *    fencing token, so a holder that lost the lease writes nothing.
+ *    Every write first locks the run's row and compares the fencing
+ *    token, so a holder that lost the lease writes nothing.
  */
 #include "control.h"
 
@@ -300,35 +300,40 @@ inline_body(rs_db_conn *conn, void *arg, struct rs_error *err)
 {
     struct inline_op *o = arg;
     char kind[8];
-    char token[24];
-    const char *params[6];
+    char ms[16];
+    const char *params[8];
     PGresult *res = NULL;
     bool inserted;
     rs_status rc;
 
     rs_id_new(o->run_id);
     snprintf(kind, sizeof(kind), "%d", o->kind);
+    snprintf(ms, sizeof(ms), "%d", o->svc->settings.lease_ms);
     params[0] = o->run_id;
     params[1] = o->org_id;
     params[2] = o->source_id;
     params[3] = kind;
     params[4] = o->operator_id;
     params[5] = o->request_json != NULL ? o->request_json : "{}";
+    params[6] = o->svc->holder;
+    params[7] = ms;
+    /* Inserted with its lease taken (fencing token 1), like a claimed run. */
     rc = rs_db_query(conn, "sync.run_insert_inline",
                      "INSERT INTO sync.runs (id, organization_id, source_id, kind, status, "
-                     "operator_user_id, request, started_at, attempts) VALUES ($1, $2, $3, "
-                     "$4, 2, $5, $6::jsonb, now(), 1) "
-                     "ON CONFLICT (source_id) WHERE status IN (1, 2) DO NOTHING RETURNING 1",
-                     6, params, &res, err);
+                     "operator_user_id, request, started_at, attempts, fencing_token, "
+                     "lease_holder, lease_expires_at) VALUES ($1, $2, $3, $4, 2, $5, "
+                     "$6::jsonb, now(), 1, 1, $7, "
+                     "clock_timestamp() + $8::int * interval '1 millisecond') "
+                     "ON CONFLICT (source_id) WHERE status IN (1, 2) DO NOTHING "
+                     "RETURNING fencing_token",
+                     8, params, &res, err);
     if (rc != RS_OK)
         return rc;
     inserted = PQntuples(res) == 1;
-    PQclear(res);
     if (inserted)
-        rc = sync_lease_take(conn, o->svc, o->source_id, o->run_id, &o->token, err);
-    if (rc != RS_OK)
-        return rc;
-    if (!inserted || o->token == 0) {
+        o->token = sync_col_int64(res, 0, 0);
+    PQclear(res);
+    if (!inserted) {
         rs_error_set(err, RS_EPRECOND, "SYNC_RUNNING",
                      "another run of source \"%s\" is pending or running; try again when "
                      "it has finished",
@@ -336,11 +341,7 @@ inline_body(rs_db_conn *conn, void *arg, struct rs_error *err)
         rs_error_meta(err, "source_id", o->source_id);
         return RS_EPRECOND;
     }
-    snprintf(token, sizeof(token), "%lld", (long long)o->token);
-    params[1] = token;
-    return rs_db_query(conn, "sync.run_inline_token",
-                       "UPDATE sync.runs SET fencing_token = $2::bigint WHERE id = $1", 2,
-                       params, NULL, err);
+    return RS_OK;
 }
 
 rs_status
@@ -392,23 +393,14 @@ finish_body(rs_db_conn *conn, void *arg, struct rs_error *err)
     params[1] = o->failure != NULL ? "1" : "0";
     params[2] = o->failure != NULL ? o->failure->reason : "";
     params[3] = o->failure != NULL ? o->failure->message : "";
+    /* The status and finish time written here are also the source's
+     * structure time (SYNC_STRUCTURE_AT), so nothing else is written. */
     rc = rs_db_query(conn, "sync.run_finish",
                      "UPDATE sync.runs SET status = CASE WHEN $2 = '1' THEN 5 "
                      "WHEN n_failed > 0 THEN 4 ELSE 3 END, finished_at = now(), "
-                     "error_reason = $3, error_message = $4 WHERE id = $1",
+                     "error_reason = $3, error_message = $4, lease_expires_at = NULL "
+                     "WHERE id = $1",
                      4, params, NULL, err);
-    /* The structure is loaded once an Update Structure succeeds, gone after a Clear. */
-    if (rc == RS_OK && o->failure == NULL &&
-        (job->kind == SYNC_KIND_STRUCTURE || job->kind == SYNC_KIND_CLEAR)) {
-        params[0] = job->source_id;
-        params[1] = job->kind == SYNC_KIND_STRUCTURE ? "1" : "0";
-        rc = rs_db_query(conn, "sync.source_structure_at",
-                         "UPDATE sync.sources SET structure_at = CASE WHEN $2 = '1' "
-                         "THEN now() END WHERE id = $1",
-                         2, params, NULL, err);
-    }
-    if (rc == RS_OK)
-        rc = sync_lease_release(conn, job, err);
     if (rc == RS_OK && o->arena != NULL)
         rc = sync_run_load(conn, o->arena, job->org_id, job->run_id, &o->run, err);
     return rc;
@@ -421,6 +413,7 @@ sync_job_finish(struct sync_job *job, const struct rs_error *failure, rs_arena *
     struct finish_op o = { job, failure, run != NULL ? arena : NULL, NULL };
     rs_status rc;
 
+    sync_lease_beat_stop(job);
     rc = sync_tx(job->svc, finish_body, &o, err);
     if (rc == RS_OK) {
         rs_log_info(&job->log, "run finished", "outcome",

@@ -15,7 +15,7 @@
 
 #define SOURCE_COLUMNS                                                                  \
     "s.id, s.organization_id, s.platform, s.corp_id, s.name, s.app_key, s.endpoint, "  \
-    "s.nickname_suffix, " SYNC_US("s.structure_at") ", "                               \
+    "s.nickname_suffix, " SYNC_US(SYNC_STRUCTURE_AT("s.id")) ", "                      \
     "(SELECT count(*) FROM sync.departments d WHERE d.source_id = s.id), "             \
     "(SELECT count(*) FROM sync.members m WHERE m.source_id = s.id), s.created_by, "   \
     SYNC_US("s.created_at") ", " SYNC_US("s.updated_at")

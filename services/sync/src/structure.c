@@ -494,12 +494,11 @@ structure_tx(rs_db_conn *conn, void *arg, struct rs_error *err)
         return rc;
     n_unchanged = atoi(PQgetvalue(res, 0, 0));
     PQclear(res);
-    /* The fence is checked last: it locks the lease row until commit, and
+    /* The fence is checked last: it locks the run's row until commit, and
      * the heartbeat must be able to extend the lease while the diff runs. */
     rc = sync_job_check_tx(job, conn, err);
     if (rc != RS_OK)
         return rc;
-    /* sync_job_finish sets the source's structure_at. */
     return sync_dp_record_items(job, conn, 0, n_unchanged, &op->n_items, err);
 }
 

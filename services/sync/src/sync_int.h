@@ -44,6 +44,19 @@ enum sync_outcome { SYNC_CREATED = 1, SYNC_UPDATED = 2, SYNC_FAILED_ITEM = 3,
                     SYNC_FLAGGED = 4, SYNC_DELETED = 5 };
 enum sync_flag { SYNC_FLAG_NONE = 0, SYNC_FLAG_NAME_CHANGED = 1, SYNC_FLAG_TO_BE_DELETED = 2 };
 
+/*
+ * SQL expression for a source's structure time; source_id is the SQL of the
+ * source's id. The value is the finish time of the source's latest Update
+ * Structure that ended without a failure (SUCCEEDED or PARTIAL). It is NULL
+ * before the first one, and when a Clear Structure ended without a failure
+ * after it. It is read from the runs, so finishing a run writes no row
+ * outside sync.runs. The partial index runs_structure_idx serves it.
+ */
+#define SYNC_STRUCTURE_AT(source_id)                                                     \
+    "(SELECT CASE WHEN sr.kind = 1 THEN sr.finished_at END FROM sync.runs sr "          \
+    "WHERE sr.source_id = " source_id " AND sr.kind IN (1, 4) AND sr.status IN (3, 4) " \
+    "ORDER BY sr.finished_at DESC LIMIT 1)"
+
 /* Decrypts and encrypts app secrets (AES-256-GCM); secrets.c. */
 struct sync_keyring;
 
@@ -135,7 +148,7 @@ RS_MUSTCHECK rs_status sync_source_client(struct sync_service *svc, rs_db_conn *
  * A run being executed, by a worker thread (UPDATE_STRUCTURE, SYNC) or
  * inline by a handler (DELETE_NODE, CLEAR_STRUCTURE). Every write through
  * the sync_job_* functions is fenced: it fails with RS_EABORTED /
- * LEASE_LOST once another holder took the source's lease.
+ * LEASE_LOST once another holder took the run's lease.
  */
 struct sync_job {
     struct sync_service *svc;
@@ -182,8 +195,8 @@ RS_MUSTCHECK rs_status sync_job_warn(struct sync_job *job, const char *warning,
                                      struct rs_error *err);
 /* RS_OK while the lease is ours; RS_EABORTED / LEASE_LOST otherwise. */
 RS_MUSTCHECK rs_status sync_job_check(struct sync_job *job, struct rs_error *err);
-/* Checks the fence inside the caller's transaction (SELECT ... FOR UPDATE
- * of the lease row). */
+/* Checks the fence inside the caller's transaction (SELECT ... FOR NO KEY
+ * UPDATE of the run's row, held until commit). */
 RS_MUSTCHECK rs_status sync_job_check_tx(struct sync_job *job, rs_db_conn *conn,
                                          struct rs_error *err);
 

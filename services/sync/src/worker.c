@@ -3,14 +3,15 @@
  *    The run threads of one replica. Each claims a PENDING run, or a
  *    RUNNING run whose lease expired because its holder died. A take-over
  *    resumes the run from its checkpoint with attempts + 1, or marks it
- *    ABANDONED after max_attempts. The thread takes the source's lease and
- *    runs the executor while a heartbeat extends the lease. New runs are picked up at once through
- *    LISTEN/NOTIFY; polling every poll_ms covers lost notifications.
+ *    ABANDONED after max_attempts. The thread takes the lease in the run's
+ *    row and runs the executor while a heartbeat extends the lease. New
+ *    runs are picked up at once through LISTEN/NOTIFY; polling every
+ *    poll_ms covers lost notifications.
  *
  *    At shutdown a run in progress is handed back: the executor sees
  *    SERVICE_STOPPING at its next sync_job_check, the run goes back to
- *    PENDING with its checkpoint and the lease is expired, so the next
- *    replica resumes it at once instead of after the lease's expiry.
+ *    PENDING with its checkpoint and without a lease, so the next replica
+ *    resumes it at once instead of after the lease's expiry.
  */
 #include "control.h"
 
@@ -60,13 +61,13 @@ struct claim_op {
     bool abandoned;            /* a dead run was closed: look again at once */
 };
 
+/* Ends a run that no holder will finish. The caller has taken its lease,
+ * and the raised token fences out a holder that is only slow. */
 static rs_status
-abandon(rs_db_conn *conn, struct claim_op *o, const PGresult *run, int64_t token,
-        struct rs_error *err)
+abandon(rs_db_conn *conn, struct claim_op *o, const PGresult *run, struct rs_error *err)
 {
-    char token_text[24];
     char message[200];
-    const char *params[3];
+    const char *params[2];
     int kind = (int)sync_col_int64(run, 0, 3);
     int attempts = (int)sync_col_int64(run, 0, 5);
     rs_status rc;
@@ -79,21 +80,12 @@ abandon(rs_db_conn *conn, struct claim_op *o, const PGresult *run, int64_t token
                  "run abandoned after %d attempts: each worker holding it stopped before "
                  "it finished",
                  attempts);
-    snprintf(token_text, sizeof(token_text), "%lld", (long long)token);
     params[0] = PQgetvalue(run, 0, 0);
-    params[1] = token_text;
-    params[2] = message;
+    params[1] = message;
     rc = rs_db_query(conn, "sync.run_abandon",
                      "UPDATE sync.runs SET status = 6, finished_at = now(), "
-                     "error_reason = 'RUN_ABANDONED', error_message = $3, "
-                     "fencing_token = $2::bigint WHERE id = $1",
-                     3, params, NULL, err);
-    if (rc != RS_OK)
-        return rc;
-    params[0] = PQgetvalue(run, 0, 2);
-    rc = rs_db_query(conn, "sync.lease_release_abandoned",
-                     "UPDATE sync.leases SET expires_at = '-infinity' "
-                     "WHERE source_id = $1 AND fencing_token = $2::bigint",
+                     "error_reason = 'RUN_ABANDONED', error_message = $2, "
+                     "lease_expires_at = NULL WHERE id = $1",
                      2, params, NULL, err);
     if (rc == RS_OK) {
         struct rs_log_ctx log = { PQgetvalue(run, 0, 0), "abandon", NULL };
@@ -109,8 +101,7 @@ claim_body(rs_db_conn *conn, void *arg, struct rs_error *err)
 {
     struct claim_op *o = arg;
     struct sync_job_state *st;
-    char token_text[24];
-    const char *params[2];
+    const char *params[1];
     PGresult *run = NULL;
     PGresult *res = NULL;
     int64_t token = 0;
@@ -123,31 +114,28 @@ claim_body(rs_db_conn *conn, void *arg, struct rs_error *err)
     rc = rs_db_query(conn, "sync.run_claim",
                      "SELECT r.id, r.organization_id, r.source_id, r.kind, r.status, "
                      "r.attempts, r.operator_user_id, r.request::text FROM sync.runs r "
-                     "WHERE r.status IN (1, 2) AND NOT EXISTS (SELECT 1 FROM sync.leases l "
-                     "WHERE l.source_id = r.source_id AND l.expires_at >= clock_timestamp()) "
+                     "WHERE r.status IN (1, 2) AND (r.lease_expires_at IS NULL "
+                     "OR r.lease_expires_at < clock_timestamp()) "
                      "ORDER BY r.created_at LIMIT 1 FOR UPDATE OF r SKIP LOCKED",
                      0, NULL, &run, err);
     if (rc != RS_OK || PQntuples(run) == 0)
         goto out;
-    rc = sync_lease_take(conn, o->svc, PQgetvalue(run, 0, 2), PQgetvalue(run, 0, 0), &token,
-                         err);
+    rc = sync_lease_take(conn, o->svc, PQgetvalue(run, 0, 0), &token, err);
     if (rc != RS_OK || token == 0)
         goto out;
     kind = (int)sync_col_int64(run, 0, 3);
     takeover = sync_col_int64(run, 0, 4) == SYNC_RUNNING;
     if (takeover && (kind == SYNC_KIND_DELETE || kind == SYNC_KIND_CLEAR ||
                      sync_col_int64(run, 0, 5) >= o->svc->settings.max_attempts)) {
-        rc = abandon(conn, o, run, token, err);
+        rc = abandon(conn, o, run, err);
         goto out;
     }
-    snprintf(token_text, sizeof(token_text), "%lld", (long long)token);
     params[0] = PQgetvalue(run, 0, 0);
-    params[1] = token_text;
     rc = rs_db_query(conn, "sync.run_start",
                      "UPDATE sync.runs SET status = 2, attempts = attempts + 1, "
-                     "fencing_token = $2::bigint, started_at = coalesce(started_at, now()) "
+                     "started_at = coalesce(started_at, now()) "
                      "WHERE id = $1 RETURNING attempts, checkpoint",
-                     2, params, &res, err);
+                     1, params, &res, err);
     if (rc != RS_OK)
         goto out;
     st = sync_job_alloc(o->svc, PQgetvalue(run, 0, 0), PQgetvalue(run, 0, 1),
@@ -167,19 +155,14 @@ out:
     return rc;
 }
 
-/* Puts an interrupted run back to PENDING and expires its lease (shutdown). */
+/* Puts an interrupted run back to PENDING without a lease (shutdown). */
 static rs_status
 hand_back_body(rs_db_conn *conn, void *arg, struct rs_error *err)
 {
     struct sync_job *job = arg;
-    const char *params[1] = { job->run_id };
     rs_status rc;
 
     rc = sync_job_check_tx(job, conn, err);
-    if (rc == RS_OK)
-        rc = rs_db_query(conn, "sync.run_hand_back",
-                         "UPDATE sync.runs SET status = 1 WHERE id = $1 AND status = 2", 1,
-                         params, NULL, err);
     if (rc == RS_OK)
         rc = sync_lease_release(conn, job, err);
     return rc;
@@ -217,6 +200,7 @@ execute(struct sync_service *svc, struct sync_job_state *st)
         return;
     }
     if (rc != RS_OK && sync_worker_stopping(svc)) {
+        sync_lease_beat_stop(job);
         if (sync_tx(svc, hand_back_body, job, &fin) == RS_OK)
             rs_log_info(&job->log, "run handed back for another replica to resume", NULL);
         else
