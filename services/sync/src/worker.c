@@ -19,23 +19,17 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/select.h>
 #include <time.h>
-
-#define LISTEN_POLL_MS 200
-#define LISTEN_BACKOFF_MAX_MS 5000
 
 struct sync_worker {
     struct sync_service *svc;
-    char *conninfo;
     atomic_bool stop;
     pthread_mutex_t mu;
     pthread_cond_t cv;
     unsigned long wakeups;
     pthread_t *threads;
     int n_threads;
-    pthread_t listener;
-    bool has_listener;
+    rs_db_listener *listener;
 };
 
 bool
@@ -268,109 +262,34 @@ worker_main(void *arg)
 
 /* --- LISTEN --- */
 
-static PGconn *
-listen_connect(struct sync_worker *w)
+static void
+on_notify(void *arg, const char *payload)
 {
-    const char *keys[] = { "dbname", "connect_timeout", "application_name", NULL };
-    const char *values[] = { w->conninfo, "5", "roster-sync-listen", NULL };
-    PGconn *conn = PQconnectdbParams(keys, values, 1);
-    PGresult *res;
-
-    if (conn == NULL)
-        return NULL;
-    if (PQstatus(conn) != CONNECTION_OK) {
-        rs_log_warn(NULL, "could not connect to listen for new runs", "detail",
-                    PQerrorMessage(conn), NULL);
-        PQfinish(conn);
-        return NULL;
-    }
-    res = PQexec(conn, "LISTEN " SYNC_NOTIFY_CHANNEL);
-    if (PQresultStatus(res) != PGRES_COMMAND_OK) {
-        rs_log_warn(NULL, "could not listen for new runs", "detail", PQerrorMessage(conn),
-                    NULL);
-        PQclear(res);
-        PQfinish(conn);
-        return NULL;
-    }
-    PQclear(res);
-    return conn;
+    (void)payload;
+    wake_all(arg);
 }
 
 static void
-listen_loop(struct sync_worker *w, PGconn *conn)
+on_listening(void *arg, bool on)
 {
-    while (!atomic_load(&w->stop)) {
-        int sock = PQsocket(conn);
-        struct timeval tv = { .tv_sec = 0, .tv_usec = LISTEN_POLL_MS * 1000 };
-        PGnotify *n;
-        bool any = false;
-        fd_set rd;
-        int ready;
-
-        if (sock < 0)
-            return;
-        FD_ZERO(&rd);
-        FD_SET(sock, &rd);
-        ready = select(sock + 1, &rd, NULL, NULL, &tv);
-        if (ready < 0 && errno != EINTR)
-            return;
-        if (ready <= 0)
-            continue;
-        if (!PQconsumeInput(conn))
-            return;
-        while ((n = PQnotifies(conn)) != NULL) {
-            any = true;
-            PQfreemem(n);
-        }
-        if (any)
-            wake_all(w);
-        if (PQstatus(conn) != CONNECTION_OK)
-            return;
-    }
-}
-
-static void *
-listen_main(void *arg)
-{
-    struct sync_worker *w = arg;
-    int backoff = 100;
-
-    while (!atomic_load(&w->stop)) {
-        PGconn *conn = listen_connect(w);
-
-        if (conn != NULL) {
-            backoff = 100;
-            /* Notifications sent while no connection listened are lost, so look now. */
-            wake_all(w);
-            listen_loop(w, conn);
-            PQfinish(conn);
-            continue;
-        }
-        for (int slept = 0; slept < backoff && !atomic_load(&w->stop);
-             slept += LISTEN_POLL_MS) {
-            struct timespec ts = { 0, LISTEN_POLL_MS * 1000000L };
-
-            nanosleep(&ts, NULL);
-        }
-        backoff = backoff * 2 > LISTEN_BACKOFF_MAX_MS ? LISTEN_BACKOFF_MAX_MS : backoff * 2;
-    }
-    return NULL;
+    /* Notifications sent while no connection listened are lost, so look now. */
+    if (on)
+        wake_all(arg);
 }
 
 rs_status
 sync_worker_start(struct sync_service *svc, const char *conninfo, struct rs_error *err)
 {
     struct sync_worker *w = calloc(1, sizeof(*w));
+    struct rs_db_listen_hooks hooks = { on_notify, on_listening, NULL };
+    rs_status rc;
     int i;
 
     if (w == NULL)
         return sync_nomem(err);
     w->svc = svc;
-    w->conninfo = strdup(conninfo);
     w->threads = calloc((size_t)svc->settings.workers, sizeof(pthread_t));
-    if (w->conninfo == NULL || w->threads == NULL) {
-        free(w->conninfo);
-        free(w->threads);
+    if (w->threads == NULL) {
         free(w);
         return sync_nomem(err);
     }
@@ -378,14 +297,19 @@ sync_worker_start(struct sync_service *svc, const char *conninfo, struct rs_erro
     pthread_mutex_init(&w->mu, NULL);
     pthread_cond_init(&w->cv, NULL);
     svc->worker = w;
-    if (pthread_create(&w->listener, NULL, listen_main, w) == 0)
-        w->has_listener = true;
+    hooks.arg = w;
+    rc = rs_db_listen_start(conninfo, SYNC_NOTIFY_CHANNEL, "roster-sync-listen", &hooks,
+                            &w->listener, err);
+    if (rc != RS_OK) {
+        sync_worker_stop(svc);
+        return rc;
+    }
     for (i = 0; i < svc->settings.workers; i++) {
         if (pthread_create(&w->threads[i], NULL, worker_main, w) != 0)
             break;
         w->n_threads++;
     }
-    if (w->n_threads == 0 || !w->has_listener) {
+    if (w->n_threads == 0) {
         sync_worker_stop(svc);
         return rs_error_set(err, RS_EINTERNAL, "INTERNAL", "could not start run threads");
     }
@@ -404,12 +328,10 @@ sync_worker_stop(struct sync_service *svc)
     wake_all(w);
     for (i = 0; i < w->n_threads; i++)
         pthread_join(w->threads[i], NULL);
-    if (w->has_listener)
-        pthread_join(w->listener, NULL);
+    rs_db_listen_stop(w->listener);
     pthread_cond_destroy(&w->cv);
     pthread_mutex_destroy(&w->mu);
     free(w->threads);
-    free(w->conninfo);
     free(w);
     svc->worker = NULL;
 }
