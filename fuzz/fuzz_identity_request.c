@@ -43,7 +43,7 @@ on_string(const char *field, const char *value)
         size_t cps = rs_utf8_length(value, len);
 
         FUZZ_ASSERT(cps >= 1 && cps <= IDENTITY_NICKNAME_MAX);
-        FUZZ_ASSERT(!identity_text_is_blank(value, len));
+        FUZZ_ASSERT(!rs_utf8_is_blank(value, len));
     }
     rs_error_clear(&err);
     rc = identity_validate_email(value, &err);
@@ -62,7 +62,7 @@ on_string(const char *field, const char *value)
     expect_error(identity_validate_text(field, value, IDENTITY_ORG_NAME_MAX, true,
                                         "ORGANIZATION_NAME_INVALID", &err),
                  &err);
-    (void)identity_text_has_invisible(value, len);
+    (void)rs_utf8_has_invisible(value, len);
     rs_error_clear(&err);
     rc = rs_page_token_decode(value, rs_page_filter_hash("users", NULL, 0), &key, &err);
     expect_error(rc, &err);

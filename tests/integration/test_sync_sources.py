@@ -104,6 +104,9 @@ def test_empty_endpoint_takes_the_first_allowed(st, org):
     ({"name": "   "}, INVALID, "FIELD_INVALID"),
     ({"name": "n" * 101}, INVALID, "FIELD_INVALID"),
     ({"name": "a\x07b"}, INVALID, "FIELD_INVALID"),
+    ({"name": "\u3000\u3000"}, INVALID, "FIELD_INVALID"),          # ideographic spaces only
+    ({"name": "钉钉\u200b通讯录"}, INVALID, "FIELD_INVALID"),      # zero-width space
+    ({"name": "\u202e钉钉通讯录"}, INVALID, "FIELD_INVALID"),      # right-to-left override
     ({"app_key": ""}, INVALID, "FIELD_INVALID"),
     ({"app_secret": ""}, INVALID, "FIELD_INVALID"),
     ({"app_secret": "bad secret\x01"}, INVALID, "FIELD_INVALID"),
@@ -114,6 +117,13 @@ def test_empty_endpoint_takes_the_first_allowed(st, org):
 def test_validation(st, org, fields, code, reason):
     err = st.refused("CreateSource", req(st, org, **fields), code, reason, org[1].user_id)
     assert "bad secret" not in err.details()
+
+
+def test_name_with_joiners_and_emoji_accepted(st, org):
+    # Zero-width joiners build emoji sequences, so they stay allowed.
+    name = "杭州 👩\u200d💻 Team"
+    src = st.call("CreateSource", req(st, org, name=name), org[1].user_id)
+    assert src.name == name
 
 
 def test_field_named_in_error(st, org):

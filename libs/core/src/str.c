@@ -110,6 +110,113 @@ rs_utf8_has_control(const char *s, size_t len)
     return false;
 }
 
+/*
+ * Decodes one code point of valid UTF-8 at s; returns its byte length.
+ * REQUIRES: s[0..len) is valid UTF-8 and len > 0.
+ */
+static size_t
+utf8_decode(const unsigned char *s, size_t len, uint32_t *cp)
+{
+    if (s[0] < 0x80 || len < 2) {
+        *cp = s[0];
+        return 1;
+    }
+    if (s[0] < 0xE0) {
+        *cp = ((uint32_t)(s[0] & 0x1F) << 6) | (s[1] & 0x3F);
+        return 2;
+    }
+    if (s[0] < 0xF0 && len >= 3) {
+        *cp = ((uint32_t)(s[0] & 0x0F) << 12) | ((uint32_t)(s[1] & 0x3F) << 6) |
+              (s[2] & 0x3F);
+        return 3;
+    }
+    if (len >= 4) {
+        *cp = ((uint32_t)(s[0] & 0x07) << 18) | ((uint32_t)(s[1] & 0x3F) << 12) |
+              ((uint32_t)(s[2] & 0x3F) << 6) | (s[3] & 0x3F);
+        return 4;
+    }
+    *cp = s[0];
+    return 1;
+}
+
+/* Unicode White_Space code points, plus the zero-width no-break space. */
+static bool
+is_space(uint32_t cp)
+{
+    return cp == 0x20 || (cp >= 0x09 && cp <= 0x0D) || cp == 0x85 || cp == 0xA0 ||
+           cp == 0x1680 || (cp >= 0x2000 && cp <= 0x200A) || cp == 0x2028 ||
+           cp == 0x2029 || cp == 0x202F || cp == 0x205F || cp == 0x3000 ||
+           cp == 0xFEFF;
+}
+
+/*
+ * Invisible format characters make two names look alike or reorder the
+ * displayed text. They are the zero-width space, word joiners, bidirectional
+ * controls, the byte-order mark and the soft hyphen. Noncharacters are
+ * rejected too.
+ * Zero-width (non-)joiners and variation selectors stay allowed, because
+ * emoji sequences and Persian or Indic scripts need them.
+ */
+static bool
+is_invisible(uint32_t cp)
+{
+    return cp == 0x00AD || cp == 0x061C || cp == 0x180E || cp == 0x200B || cp == 0x200E ||
+           cp == 0x200F || (cp >= 0x202A && cp <= 0x202E) || (cp >= 0x2060 && cp <= 0x206F) ||
+           cp == 0xFEFF || (cp >= 0xFFF9 && cp <= 0xFFFB) || (cp >= 0xFDD0 && cp <= 0xFDEF) ||
+           (cp & 0xFFFE) == 0xFFFE;
+}
+
+bool
+rs_utf8_has_invisible(const char *s, size_t len)
+{
+    const unsigned char *p = (const unsigned char *)s;
+    uint32_t cp;
+
+    while (len > 0) {
+        size_t n = utf8_decode(p, len, &cp);
+
+        if (is_invisible(cp))
+            return true;
+        p += n;
+        len -= n;
+    }
+    return false;
+}
+
+bool
+rs_utf8_has_outer_space(const char *s, size_t len)
+{
+    const unsigned char *p = (const unsigned char *)s;
+    size_t start = len;
+    uint32_t cp;
+
+    utf8_decode(p, len, &cp);
+    if (is_space(cp))
+        return true;
+    /* Step back over continuation bytes to the last code point. */
+    while (start > 0 && (start == len || (p[start] & 0xC0) == 0x80))
+        start--;
+    utf8_decode(p + start, len - start, &cp);
+    return is_space(cp);
+}
+
+bool
+rs_utf8_is_blank(const char *s, size_t len)
+{
+    const unsigned char *p = (const unsigned char *)s;
+    uint32_t cp;
+
+    while (len > 0) {
+        size_t n = utf8_decode(p, len, &cp);
+
+        if (!is_space(cp))
+            return false;
+        p += n;
+        len -= n;
+    }
+    return true;
+}
+
 int
 rs_hex_value(char c)
 {

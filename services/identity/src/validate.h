@@ -55,15 +55,6 @@ RS_MUSTCHECK rs_status identity_validate_text(const char *field, const char *val
                                               size_t max_len, bool allow_empty,
                                               const char *reason, struct rs_error *err);
 
-/* Returns true if s (valid UTF-8) is empty or only white space, Unicode spaces included. */
-bool identity_text_is_blank(const char *s, size_t len);
-
-/*
- * Returns true if valid UTF-8 s[0..len) contains an invisible format character
- * (zero-width space, bidirectional control, byte-order mark ...) or a
- * Unicode noncharacter.
- */
-bool identity_text_has_invisible(const char *s, size_t len);
 
 /* user_type must be 1, 2 or 3. USER_TYPE_INVALID. */
 RS_MUSTCHECK rs_status identity_validate_user_type(const char *field, int value,

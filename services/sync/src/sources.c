@@ -96,16 +96,17 @@ static rs_status
 validate_text(const char *field, const char *value, size_t max_len, struct rs_error *err)
 {
     size_t len = strlen(value);
-    size_t i;
 
-    for (i = 0; i < len && value[i] == ' '; i++)
-        ;
-    if (len == 0 || i == len)
+    if (len == 0)
         return sync_field_invalid(err, field, "must not be empty");
     if (!rs_utf8_valid(value, len))
         return sync_field_invalid(err, field, "not valid UTF-8");
+    if (rs_utf8_is_blank(value, len))
+        return sync_field_invalid(err, field, "must not be empty");
     if (rs_utf8_has_control(value, len))
         return sync_field_invalid(err, field, "control characters are not allowed");
+    if (rs_utf8_has_invisible(value, len))
+        return sync_field_invalid(err, field, "invisible format characters are not allowed");
     if (rs_utf8_length(value, len) > max_len)
         return sync_field_invalid(err, field, "longer than %zu characters", max_len);
     return RS_OK;

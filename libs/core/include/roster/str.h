@@ -26,6 +26,20 @@ void rs_utf8_trim_partial(char *s);
 /* Returns true if s contains a C0 or C1 control character or DEL. */
 bool rs_utf8_has_control(const char *s, size_t len);
 
+/* Returns true if valid UTF-8 s is empty or only white space, Unicode spaces included. */
+bool rs_utf8_is_blank(const char *s, size_t len);
+
+/* Returns true if non-empty valid UTF-8 s starts or ends with a white-space code point. */
+bool rs_utf8_has_outer_space(const char *s, size_t len);
+
+/*
+ * Returns true if valid UTF-8 s contains an invisible format character
+ * (zero-width space, word joiners, bidirectional controls, byte-order mark,
+ * soft hyphen) or a noncharacter. Zero-width joiners and variation
+ * selectors are allowed, because emoji and several scripts need them.
+ */
+bool rs_utf8_has_invisible(const char *s, size_t len);
+
 /* Returns the value of hexadecimal digit c (either case), or -1. */
 int rs_hex_value(char c);
 
