@@ -8,12 +8,13 @@
 #include "roster/db.h"
 
 #include <errno.h>
+#include <poll.h>
 #include <pthread.h>
 #include <stdatomic.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/select.h>
 #include <time.h>
 
 #include "roster/alloc.h"
@@ -23,6 +24,14 @@
 #define LISTEN_POLL_MS 200
 #define LISTEN_BACKOFF_MIN_MS 100
 #define LISTEN_BACKOFF_MAX_MS 5000
+/*
+ * LISTEN_PING_MS after the previous reply the thread sends a query, and the
+ * connection counts as lost unless the reply comes within
+ * LISTEN_PING_TIMEOUT_MS. A peer or middlebox that drops the connection
+ * silently leaves the socket open and quiet, and notifications are lost.
+ */
+#define LISTEN_PING_MS 5000
+#define LISTEN_PING_TIMEOUT_MS 5000
 /* Channel and application names are SQL identifiers of at most 63 bytes. */
 #define LISTEN_NAME_MAX 63
 
@@ -90,22 +99,68 @@ listen_connect(struct rs_db_listener *l)
     return conn;
 }
 
-/* Serves one connection until it breaks or the listener stops. */
+static int64_t
+now_ms(void)
+{
+    struct timespec ts;
+
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/*
+ * Reads the results of the pending ping that have arrived. Returns true
+ * once its last result was read, and sets *failed if it did not succeed.
+ */
+static bool
+ping_replied(PGconn *conn, bool *failed)
+{
+    PGresult *res;
+
+    while (!PQisBusy(conn)) {
+        res = PQgetResult(conn);
+        if (res == NULL)
+            return true;
+        if (PQresultStatus(res) != PGRES_TUPLES_OK)
+            *failed = true;
+        PQclear(res);
+    }
+    return false;
+}
+
+/* Serves one connection until it breaks, stops replying, or the listener stops. */
 static void
 listen_loop(struct rs_db_listener *l, PGconn *conn)
 {
+    int64_t replied_at = now_ms(), ping_sent = 0;
+    bool pinging = false, ping_failed = false;
+
     while (!atomic_load(&l->stop)) {
-        int sock = PQsocket(conn);
-        fd_set rd;
-        struct timeval tv = { .tv_sec = 0, .tv_usec = LISTEN_POLL_MS * 1000 };
+        /* poll, because select cannot watch a descriptor above FD_SETSIZE (1024). */
+        struct pollfd pfd = { .fd = PQsocket(conn), .events = POLLIN, .revents = 0 };
         PGnotify *n;
         int ready;
 
-        if (sock < 0)
+        if (pfd.fd < 0)
             return;
-        FD_ZERO(&rd);
-        FD_SET(sock, &rd);
-        ready = select(sock + 1, &rd, NULL, NULL, &tv);
+        if (!pinging && now_ms() - replied_at >= LISTEN_PING_MS) {
+            if (!PQsendQuery(conn, "SELECT 1")) {
+                rs_log_warn(NULL, "lost the change-notification connection", "channel",
+                            l->channel, "detail", PQerrorMessage(conn), NULL);
+                return;
+            }
+            pinging = true;
+            ping_sent = now_ms();
+        }
+        if (pinging && now_ms() - ping_sent >= LISTEN_PING_TIMEOUT_MS) {
+            char timeout[16];
+
+            snprintf(timeout, sizeof(timeout), "%d", LISTEN_PING_TIMEOUT_MS);
+            rs_log_warn(NULL, "change-notification connection timed out", "channel",
+                        l->channel, "timeout_ms", timeout, NULL);
+            return;
+        }
+        ready = poll(&pfd, 1, LISTEN_POLL_MS);
         if (ready < 0 && errno != EINTR)
             return;
         if (ready <= 0)
@@ -114,6 +169,15 @@ listen_loop(struct rs_db_listener *l, PGconn *conn)
             rs_log_warn(NULL, "lost the change-notification connection", "channel",
                         l->channel, "detail", PQerrorMessage(conn), NULL);
             return;
+        }
+        if (pinging && ping_replied(conn, &ping_failed)) {
+            if (ping_failed) {
+                rs_log_warn(NULL, "could not query the change-notification connection",
+                            "channel", l->channel, "detail", PQerrorMessage(conn), NULL);
+                return;
+            }
+            pinging = false;
+            replied_at = now_ms();
         }
         while ((n = PQnotifies(conn)) != NULL) {
             l->hooks.notify(l->hooks.arg, n->extra);

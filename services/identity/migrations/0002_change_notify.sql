@@ -14,6 +14,12 @@ BEGIN
     IF TG_OP = 'DELETE' THEN
         PERFORM pg_notify('roster_identity_changes', d.organization_id)
            FROM (SELECT DISTINCT organization_id FROM old_rows) d;
+    ELSIF TG_OP = 'UPDATE' THEN
+        -- A changed organization_id moves the user out of one organisation
+        -- and into another, and replicas hold the row under the old one.
+        PERFORM pg_notify('roster_identity_changes', d.organization_id)
+           FROM (SELECT organization_id FROM old_rows
+                 UNION SELECT organization_id FROM new_rows) d;
     ELSE
         PERFORM pg_notify('roster_identity_changes', d.organization_id)
            FROM (SELECT DISTINCT organization_id FROM new_rows) d;
@@ -47,7 +53,7 @@ CREATE TRIGGER identity_users_inserted_notify AFTER INSERT ON identity.users
     REFERENCING NEW TABLE AS new_rows
     FOR EACH STATEMENT EXECUTE FUNCTION identity.notify_user_changes();
 CREATE TRIGGER identity_users_updated_notify AFTER UPDATE ON identity.users
-    REFERENCING NEW TABLE AS new_rows
+    REFERENCING OLD TABLE AS old_rows NEW TABLE AS new_rows
     FOR EACH STATEMENT EXECUTE FUNCTION identity.notify_user_changes();
 CREATE TRIGGER identity_users_deleted_notify AFTER DELETE ON identity.users
     REFERENCING OLD TABLE AS old_rows

@@ -147,7 +147,10 @@ RS_MUSTCHECK rs_status rs_db_listen_start(const char *conninfo, const char *chan
                                           const struct rs_db_listen_hooks *hooks,
                                           rs_db_listener **out, struct rs_error *err);
 
-/* Stops the thread (within about 200 ms) and frees l. NULL is a no-op. */
+/*
+ * Stops the thread and frees l. A connection attempt in progress finishes
+ * first, so this can take up to its 5 s timeout. NULL is a no-op.
+ */
 void rs_db_listen_stop(rs_db_listener *l);
 
 #endif /* RS_DB_H */
