@@ -4,6 +4,7 @@
  */
 #include "roster/cfg.h"
 
+#include <ctype.h>
 #include <errno.h>
 #include <limits.h>
 #include <stdlib.h>
@@ -33,7 +34,9 @@ rs_cfg_int(const char *name, long def, long min, long max, long *out, struct rs_
         return RS_OK;
     errno = 0;
     n = strtol(v, &end, 10);
-    if (errno != 0 || end == v || *end != '\0' || n < min || n > max) {
+    /* strtol skips leading white space; trailing white space is refused, so both are. */
+    if (errno != 0 || end == v || *end != '\0' || isspace((unsigned char)v[0]) || n < min ||
+        n > max) {
         return rs_error_set(err, RS_EINVAL, "CONFIG_INVALID",
                             "invalid value for %s: \"%s\" (expected an integer from %ld to %ld)",
                             name, v, min, max);

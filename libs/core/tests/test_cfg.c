@@ -28,7 +28,7 @@ cfg_int_default_and_value(void **state)
 static void
 cfg_int_rejects_bad_values(void **state)
 {
-    static const char *const bad[] = {"11", "0", "abc", "5x", "99999999999999999999", " "};
+    static const char *const bad[] = {"11", "0", "abc", "5x", "99999999999999999999", " ", " 3", "3 ", "\t3"};
     struct rs_error err;
     size_t i;
     long n;

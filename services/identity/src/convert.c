@@ -180,26 +180,31 @@ identity_external_from_row(rs_arena *arena, const PGresult *res, int row)
     return e;
 }
 
-/* Defines name(arena, res, n): the rows' messages made by convert_one, as an array. */
-#define IDENTITY_ROWS_TO_ARRAY(name, type, convert_one)                                  \
-    type **name(rs_arena *arena, const PGresult *res, int n)                              \
-    {                                                                                     \
-        type **items = rs_arena_alloc(arena, sizeof(*items) * (size_t)(n > 0 ? n : 1));   \
-        int i;                                                                            \
-                                                                                          \
-        if (items == NULL)                                                                \
-            return NULL;                                                                  \
-        for (i = 0; i < n; i++) {                                                         \
-            items[i] = convert_one(arena, res, i);                                        \
-            if (items[i] == NULL)                                                         \
-                return NULL;                                                              \
-        }                                                                                 \
-        return items;                                                                     \
-    }
+void *
+identity_user_row(rs_arena *arena, const PGresult *res, int row)
+{
+    return identity_user_from_row(arena, res, row);
+}
 
-IDENTITY_ROWS_TO_ARRAY(identity_users_from_rows, Roster__Identity__V1__User,
-                       identity_user_from_row)
-IDENTITY_ROWS_TO_ARRAY(identity_groups_from_rows, Roster__Identity__V1__UserGroup,
-                       identity_group_from_row)
-IDENTITY_ROWS_TO_ARRAY(identity_externals_from_rows, Roster__Identity__V1__ExternalIdentity,
-                       identity_external_from_row)
+void *
+identity_group_row(rs_arena *arena, const PGresult *res, int row)
+{
+    return identity_group_from_row(arena, res, row);
+}
+
+Roster__Identity__V1__ExternalIdentity **
+identity_externals_from_rows(rs_arena *arena, const PGresult *res, int n)
+{
+    Roster__Identity__V1__ExternalIdentity **items;
+    int i;
+
+    items = rs_arena_alloc(arena, sizeof(*items) * (size_t)(n > 0 ? n : 1));
+    if (items == NULL)
+        return NULL;
+    for (i = 0; i < n; i++) {
+        items[i] = identity_external_from_row(arena, res, i);
+        if (items[i] == NULL)
+            return NULL;
+    }
+    return items;
+}

@@ -194,18 +194,17 @@ Roster__Identity__V1__ExternalIdentity *identity_external_from_row(rs_arena *are
                                                                    const PGresult *res,
                                                                    int row);
 
+/* rs_page_row_fn adapters of identity_user_from_row and identity_group_from_row. */
+void *identity_user_row(rs_arena *arena, const PGresult *res, int row);
+void *identity_group_row(rs_arena *arena, const PGresult *res, int row);
+
 /*
- * Convert the first n rows of res into an array allocated from arena (at
- * least one slot, so an empty page is not NULL). Return NULL when out of
- * memory.
+ * Converts the n rows of res into an array allocated from arena (at least
+ * one slot, so an empty list is not NULL). Returns NULL when out of memory.
  */
-Roster__Identity__V1__User **identity_users_from_rows(rs_arena *arena, const PGresult *res,
-                                                      int n);
-Roster__Identity__V1__UserGroup **identity_groups_from_rows(rs_arena *arena,
-                                                           const PGresult *res, int n);
 Roster__Identity__V1__ExternalIdentity **identity_externals_from_rows(rs_arena *arena,
-                                                                     const PGresult *res,
-                                                                     int n);
+                                                                      const PGresult *res,
+                                                                      int n);
 
 /* Parses a bigint column; 0 for NULL. */
 int64_t identity_col_int64(const PGresult *res, int row, int col);

@@ -206,7 +206,6 @@ identity_list_user_group_members(struct rs_call *call, const ProtobufCMessage *m
     PGresult *res = NULL;
     uint64_t filter = rs_page_filter_hash("members", filter_parts, 2);
     int page_size;
-    int n;
     rs_status rc;
 
     rc = rs_validate_id("organization_id", req->organization_id, err);
@@ -240,17 +239,13 @@ identity_list_user_group_members(struct rs_call *call, const ProtobufCMessage *m
                                4, params, &res, err);
     if (rc != RS_OK)
         goto out;
-    n = PQntuples(res) > page_size ? page_size : PQntuples(res);
     out = rs_arena_alloc(arena, sizeof(*out));
     if (out == NULL)
         goto nomem;
     roster__identity__v1__list_users_response__init(out);
-    out->users = identity_users_from_rows(arena, res, n);
-    if (out->users == NULL)
-        goto nomem;
-    out->n_users = (size_t)n;
-    rc = rs_page_next_token(arena, res, page_size, 0, IDENTITY_USER_CREATED_COL,
-                                  filter, &out->next_page_token, err);
+    rc = rs_page_rows(arena, res, page_size, identity_user_row, 0, IDENTITY_USER_CREATED_COL,
+                      filter, (void ***)&out->users, &out->n_users, &out->next_page_token,
+                      err);
     if (rc == RS_OK)
         *resp = &out->base;
     goto out;
@@ -275,7 +270,6 @@ identity_list_groups_of_user(struct rs_call *call, const ProtobufCMessage *msg,
     PGresult *res = NULL;
     uint64_t filter = rs_page_filter_hash("groups_of_user", filter_parts, 2);
     int page_size;
-    int n;
     rs_status rc;
 
     rc = rs_validate_id("organization_id", req->organization_id, err);
@@ -317,17 +311,13 @@ identity_list_groups_of_user(struct rs_call *call, const ProtobufCMessage *msg,
                            5, params, &res, err);
     if (rc != RS_OK)
         goto out;
-    n = PQntuples(res) > page_size ? page_size : PQntuples(res);
     out = rs_arena_alloc(arena, sizeof(*out));
     if (out == NULL)
         goto nomem;
     roster__identity__v1__list_user_groups_response__init(out);
-    out->groups = identity_groups_from_rows(arena, res, n);
-    if (out->groups == NULL)
-        goto nomem;
-    out->n_groups = (size_t)n;
-    rc = rs_page_next_token(arena, res, page_size, 0, IDENTITY_GROUP_CREATED_COL,
-                                  filter, &out->next_page_token, err);
+    rc = rs_page_rows(arena, res, page_size, identity_group_row, 0, IDENTITY_GROUP_CREATED_COL,
+                      filter, (void ***)&out->groups, &out->n_groups, &out->next_page_token,
+                      err);
     if (rc == RS_OK)
         *resp = &out->base;
     goto out;

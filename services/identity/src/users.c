@@ -332,7 +332,6 @@ identity_list_users(struct rs_call *call, const ProtobufCMessage *msg,
     PGresult *res = NULL;
     uint64_t filter;
     int page_size;
-    int n;
     rs_status rc;
 
     rc = rs_validate_id("organization_id", req->organization_id, err);
@@ -397,20 +396,14 @@ identity_list_users(struct rs_call *call, const ProtobufCMessage *msg,
     if (rc != RS_OK)
         goto out;
     out = rs_arena_alloc(arena, sizeof(*out));
-    n = PQntuples(res) > page_size ? page_size : PQntuples(res);
     if (out == NULL) {
         rc = identity_nomem(err);
         goto out;
     }
     roster__identity__v1__list_users_response__init(out);
-    out->users = identity_users_from_rows(arena, res, n);
-    if (out->users == NULL) {
-        rc = identity_nomem(err);
-        goto out;
-    }
-    out->n_users = (size_t)n;
-    rc = rs_page_next_token(arena, res, page_size, 0, IDENTITY_USER_CREATED_COL,
-                                  filter, &out->next_page_token, err);
+    rc = rs_page_rows(arena, res, page_size, identity_user_row, 0, IDENTITY_USER_CREATED_COL,
+                      filter, (void ***)&out->users, &out->n_users, &out->next_page_token,
+                      err);
     if (rc != RS_OK)
         goto out;
     *resp = &out->base;
