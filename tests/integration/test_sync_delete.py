@@ -4,6 +4,8 @@ invalid. Only the token of an unchanged preview deletes, and only flagged
 nodes can be deleted. Clear keeps users."""
 
 import datetime
+import signal
+import time
 import uuid
 
 import grpc
@@ -268,3 +270,49 @@ def test_delete_by_another_administrator(st, env):
     assert run.status == spb.RUN_STATUS_SUCCEEDED, run
     assert run.operator_user_id == admin.user_id
     assert 110 not in dp.synced_groups(st, org.organization_id, src.corp_id)
+
+
+def test_inline_run_lost_lease_frees_job(st):
+    """A handler whose deletion run was taken from it fails with LEASE_LOST,
+    writes nothing more to the run, and still frees its job and heartbeat.
+    The run is closed here as a take-over would close it, while identity is
+    paused."""
+    org, owner, src = dp.new_source(st)
+    p = st.call("ClearStructure", spb.ClearStructureRequest(
+        organization_id=org.organization_id, source_id=src.source_id), owner.user_id).preview
+    assert p.group_ids
+
+    identity = st.identity_proc.proc
+    identity.send_signal(signal.SIGSTOP)
+    try:
+        call = st.sync.ClearStructure.future(
+            spb.ClearStructureRequest(organization_id=org.organization_id,
+                                      source_id=src.source_id,
+                                      confirmation_token=p.confirmation_token),
+            metadata=synclib.rl.md(st.admin_token, owner.user_id), timeout=30)
+        run_id = ""
+        deadline = time.monotonic() + 10
+        while not run_id and time.monotonic() < deadline:
+            run_id = st.sql("SELECT id FROM sync.runs WHERE source_id = '%s' AND kind = 4 "
+                            "AND status = 2" % src.source_id)
+            time.sleep(0.05)
+        assert run_id
+        st.sql("UPDATE sync.runs SET fencing_token = fencing_token + 1, status = 6, "
+               "finished_at = now(), error_reason = 'RUN_ABANDONED', "
+               "lease_expires_at = NULL WHERE id = '%s'" % run_id)
+    finally:
+        identity.send_signal(signal.SIGCONT)
+
+    with pytest.raises(grpc.RpcError) as e:
+        call.result()
+    assert e.value.code() == C.ABORTED, e.value
+    assert "lost its lease" in e.value.details()
+
+    run = st.sql("SELECT status, error_reason, n_deleted, n_failed, "
+                 "(SELECT count(*) FROM sync.run_items WHERE run_id = r.id) "
+                 "FROM sync.runs r WHERE id = '%s'" % run_id)
+    assert run == "6|RUN_ABANDONED|0|0|0"
+
+    # stop_replica asserts a clean exit. In a sanitizer build, LeakSanitizer
+    # makes the exit code non-zero when the job leaked.
+    st.restart_sync()

@@ -109,6 +109,39 @@ def test_graceful_stop_hands_back(st):
     assert 'msg="run handed back' in st.sync_logs()
 
 
+def test_hand_back_wakes_other_replica(st):
+    """A handed-back run resumes at once on another replica, not at its
+    next poll, because the hand-back sends a notification."""
+    for r in list(st.replicas):
+        st.stop_replica(r)
+    st.start_replica(ROSTER_SYNC_POLL_MS="30000")
+    st.start_replica(ROSTER_SYNC_POLL_MS="30000")
+    st.sync = st.stub_for(st.replicas[0])
+    org, owner = st.new_org_with_owner()
+    src = st.create_source(st.sims[0], org, owner)
+    run_id = start(st, org, owner, src)
+    holder, token = holder_of(st, run_id)
+    time.sleep(0.5)
+    st.stop_replica(holder)
+    stopped = time.monotonic()
+
+    resumed = None
+    while time.monotonic() - stopped < 20:
+        out = st.sql("SELECT fencing_token FROM sync.runs WHERE id = '%s' AND status IN (2, 3)"
+                     % run_id)
+        if out and int(out) > token:
+            resumed = time.monotonic() - stopped
+            break
+        time.sleep(0.05)
+    assert resumed is not None
+    assert resumed < 5, resumed
+
+    st.sync = st.stub_for(st.replicas[0])
+    run = st.wait_run(org.organization_id, run_id, owner.user_id, timeout=180)
+    assert run.status == spb.RUN_STATUS_SUCCEEDED, run
+    assert run.attempts == 2
+
+
 def test_abandoned_after_max_attempts(st):
     for r in list(st.replicas):
         st.stop_replica(r)

@@ -161,7 +161,7 @@ beat_main(void *arg)
 
     pthread_mutex_lock(&st->beat_mu);
     while (!atomic_load(&st->stop_beat)) {
-        clock_gettime(CLOCK_REALTIME, &until);
+        clock_gettime(CLOCK_MONOTONIC, &until);
         until.tv_sec += period / 1000;
         until.tv_nsec += (long)(period % 1000) * 1000000L;
         if (until.tv_nsec >= 1000000000L) {
@@ -234,7 +234,7 @@ sync_job_alloc(struct sync_service *svc, const char *run_id, const char *org_id,
     atomic_init(&st->lost, false);
     atomic_init(&st->stop_beat, false);
     pthread_mutex_init(&st->beat_mu, NULL);
-    pthread_cond_init(&st->beat_cv, NULL);
+    sync_cond_init_monotonic(&st->beat_cv);
     job->log.req = job->run_id;
     job->log.rpc = st->kind_name;
     return st;

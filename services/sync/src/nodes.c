@@ -284,16 +284,15 @@ confirm(struct rs_call *call, const struct sync_actor *actor,
     if (rc == RS_OK) {
         out->preview = &p->msg;
         rc = sync_job_finish(job, NULL, arena, &out->run, err);
-    } else if (failure.code == RS_EABORTED && strcmp(failure.reason, "LEASE_LOST") == 0) {
-        /* Another holder owns the run now; it is not ours to finish. */
-        *err = failure;
-        rc = failure.code;
     } else {
         struct rs_error finish_err;
 
         *err = failure;
         rs_error_clear(&finish_err);
-        if (sync_job_finish(job, &failure, arena, NULL, &finish_err) != RS_OK)
+        /* After LEASE_LOST the run belongs to another holder, so the fenced
+         * finish writes nothing. It still frees the job and its heartbeat. */
+        if (sync_job_finish(job, &failure, arena, NULL, &finish_err) != RS_OK &&
+            strcmp(failure.reason, "LEASE_LOST") != 0)
             rs_log_warn(rs_call_log(call), "could not finish a deletion run", "reason",
                         finish_err.reason, NULL);
     }

@@ -32,6 +32,17 @@ struct sync_worker {
     rs_db_listener *listener;
 };
 
+void
+sync_cond_init_monotonic(pthread_cond_t *cv)
+{
+    pthread_condattr_t attr;
+
+    pthread_condattr_init(&attr);
+    pthread_condattr_setclock(&attr, CLOCK_MONOTONIC);
+    pthread_cond_init(cv, &attr);
+    pthread_condattr_destroy(&attr);
+}
+
 bool
 sync_worker_stopping(const struct sync_service *svc)
 {
@@ -149,16 +160,22 @@ out:
     return rc;
 }
 
-/* Puts an interrupted run back to PENDING without a lease (shutdown). */
+/* Puts an interrupted run back to PENDING without a lease (shutdown) and
+ * notifies the other replicas, whose idle run threads would otherwise find
+ * it only at their next poll. */
 static rs_status
 hand_back_body(rs_db_conn *conn, void *arg, struct rs_error *err)
 {
     struct sync_job *job = arg;
+    const char *params[2] = { SYNC_NOTIFY_CHANNEL, job->run_id };
     rs_status rc;
 
     rc = sync_job_check_tx(job, conn, err);
     if (rc == RS_OK)
         rc = sync_lease_release(conn, job, err);
+    if (rc == RS_OK)
+        rc = rs_db_query(conn, "sync.run_hand_back_notify", "SELECT pg_notify($1, $2)", 2,
+                         params, NULL, err);
     return rc;
 }
 
@@ -216,7 +233,7 @@ wait_for_work(struct sync_worker *w, unsigned long seen)
     int ms = w->svc->settings.poll_ms;
     struct timespec until;
 
-    clock_gettime(CLOCK_REALTIME, &until);
+    clock_gettime(CLOCK_MONOTONIC, &until);
     until.tv_sec += ms / 1000;
     until.tv_nsec += (long)(ms % 1000) * 1000000L;
     if (until.tv_nsec >= 1000000000L) {
@@ -295,7 +312,7 @@ sync_worker_start(struct sync_service *svc, const char *conninfo, struct rs_erro
     }
     atomic_init(&w->stop, false);
     pthread_mutex_init(&w->mu, NULL);
-    pthread_cond_init(&w->cv, NULL);
+    sync_cond_init_monotonic(&w->cv);
     svc->worker = w;
     hooks.arg = w;
     rc = rs_db_listen_start(conninfo, SYNC_NOTIFY_CHANNEL, "roster-sync-listen", &hooks,
