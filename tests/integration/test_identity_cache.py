@@ -29,13 +29,13 @@ def get(ctx, org, user_id, actor, stub=None):
               metadata=rl.md(ctx.admin_token, actor), timeout=15)
 
 
-def wait_until(cond, what):
+def wait_until(cond, description):
     deadline = time.monotonic() + SHOW_WITHIN_S
     while time.monotonic() < deadline:
         if cond():
             return
         time.sleep(0.05)
-    raise AssertionError("%s did not happen within %ss" % (what, SHOW_WITHIN_S))
+    raise AssertionError("%s did not happen within %ss" % (description, SHOW_WITHIN_S))
 
 
 def sql_nickname(ctx, user_id, nickname):
@@ -126,13 +126,13 @@ def test_other_replica_write_shows(ctx, other):
         organization_id=org.organization_id, user_id=u.user_id),
         metadata=rl.md(ctx.admin_token, owner.user_id), timeout=15)
 
-    def refused_on_first():
+    def first_replica_rejects_actor():
         try:
             get(ctx, org, owner.user_id, u.user_id)
             return False
         except grpc.RpcError as err:
             return rl.error_info(err)[1].reason == "ACTOR_DISABLED"
-    wait_until(refused_on_first, "the actor disabled on the other replica")
+    wait_until(first_replica_rejects_actor, "the actor disabled on the other replica")
 
 
 def test_ownership_transfer_shows_in_is_owner(ctx):
