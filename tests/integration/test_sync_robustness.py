@@ -286,8 +286,10 @@ def holder_pid(st, src):
 
 
 def test_killed_worker_run_resumes(tmp_path):
-    users = [{"userid": "u%03d" % i, "unionid": "uU%03d" % i, "name": "成员%03d" % i,
-              "dept_id_list": [10 if i % 2 else 20]} for i in range(240)]
+    # Enough members that the run is still going when the poll below sees
+    # its first chunk: members are created 100 to a call.
+    users = [{"userid": "u%04d" % i, "unionid": "uU%04d" % i, "name": "成员%04d" % i,
+              "dept_id_list": [10 if i % 2 else 20]} for i in range(3000)]
     depts = [{"dept_id": 1, "name": "总公司"},
              {"dept_id": 10, "name": "单数部", "parent_id": 1},
              {"dept_id": 20, "name": "双数部", "parent_id": 1}]
@@ -295,7 +297,7 @@ def test_killed_worker_run_resumes(tmp_path):
     fixture = synclib.write_fixture(work, dp.org_doc("dingresume01", depts=depts,
                                                      users=users))
     with synclib.Stack(work, sims=[fixture], replicas=2) as st:
-        org, owner = st.new_org_with_owner()
+        org, owner = st.new_org_with_owner(total=5000)
         src = st.create_source(st.sims[0], org, owner)
         run = dp.update_structure(st, org, owner, src)
         assert run.status == spb.RUN_STATUS_SUCCEEDED, run
@@ -320,17 +322,17 @@ def test_killed_worker_run_resumes(tmp_path):
         st.sync = st.stub_for(survivor)
         rows = dp.check_counts(st, org, owner, run)
         c = run.counts
-        assert c.created + c.updated + c.unchanged == run.total_items == 243
+        assert c.created + c.updated + c.unchanged == run.total_items == 3003
         assert run.done_items == run.total_items
         assert len({it.seq for it in rows}) == len(rows)
         # one user and one binding per member, whichever holder made it
         binds = dp.bindings(st, org.organization_id)
-        assert len(binds) == 240
-        assert len({uid for uid, _ in binds.values()}) == 240
-        assert len(dp.users_of(st, org.organization_id)) == 241
+        assert len(binds) == 3000
+        assert len({uid for uid, _ in binds.values()}) == 3000
+        assert len(dp.users_of(st, org.organization_id)) == 3001
         groups = dp.synced_groups(st, org.organization_id, src.corp_id)
-        assert len(dp.group_members(st, groups[10][0])) == 120
-        assert len(dp.group_members(st, groups[20][0])) == 120
+        assert len(dp.group_members(st, groups[10][0])) == 1500
+        assert len(dp.group_members(st, groups[20][0])) == 1500
         # and a repeated sync finds nothing to do
         run = dp.start_sync(st, org, owner, src, department_ids=[1])
         assert dp.items(st, org, owner, run) == []

@@ -11,9 +11,45 @@
 #include "roster/str.h"
 #include "validate.h"
 
-static rs_status
-validate_key(int platform, const char *corp_id, const char *platform_user_id,
-             struct rs_error *err)
+rs_status
+identity_external_bound(const char *corp_id, const char *platform_user_id,
+                        const char *owner_id, struct rs_error *err)
+{
+    rs_error_set(err, RS_EEXIST, "EXTERNAL_IDENTITY_BOUND",
+                 "platform user \"%s\" of corp \"%s\" is already bound to another user",
+                 platform_user_id, corp_id);
+    rs_error_meta(err, "user_id", owner_id);
+    return RS_EEXIST;
+}
+
+rs_status
+identity_union_id_bound(const char *union_id, const char *owner_id, struct rs_error *err)
+{
+    rs_error_set(err, RS_EEXIST, "UNION_ID_BOUND",
+                 "union_id \"%s\" is already bound to another user", union_id);
+    rs_error_meta(err, "user_id", owner_id);
+    return RS_EEXIST;
+}
+
+rs_status
+identity_lock_externals(rs_db_conn *conn, rs_arena *arena, const char *org_id, int platform,
+                        struct rs_error *err)
+{
+    const char *params[2] = { org_id, identity_int_param(arena, platform) };
+
+    /*
+     * The union id rule spans rows, so no unique index enforces it: binds of
+     * one organisation and platform take turns instead.
+     */
+    return rs_db_query_arena(conn, arena, "identity.external_lock",
+                             "SELECT pg_advisory_xact_lock(hashtextextended("
+                             "'identity.external_identities:' || $1 || ':' || $2, 0))",
+                             2, params, NULL, err);
+}
+
+rs_status
+identity_validate_external_key(int platform, const char *corp_id,
+                               const char *platform_user_id, struct rs_error *err)
 {
     rs_status rc;
 
@@ -76,14 +112,7 @@ bind_tx(rs_db_conn *conn, void *arg, struct rs_error *err)
     params[3] = req->platform_user_id;
     params[4] = req->user_id;
     params[5] = req->union_id;
-    /*
-     * The union id rule spans rows, so no unique index enforces it: binds of
-     * one organisation and platform take turns instead.
-     */
-    rc = rs_db_query_arena(conn, arena, "identity.external_lock",
-                           "SELECT pg_advisory_xact_lock(hashtextextended("
-                           "'identity.external_identities:' || $1 || ':' || $2, 0))",
-                           2, params, NULL, err);
+    rc = identity_lock_externals(conn, arena, req->organization_id, req->platform, err);
     if (rc != RS_OK)
         return rc;
     rc = rs_db_query_arena(conn, arena, "identity.external_owner",
@@ -93,13 +122,9 @@ bind_tx(rs_db_conn *conn, void *arg, struct rs_error *err)
                            5, params, &res, err);
     if (rc != RS_OK)
         return rc;
-    if (PQntuples(res) > 0) {
-        rs_error_set(err, RS_EEXIST, "EXTERNAL_IDENTITY_BOUND",
-                     "platform user \"%s\" of corp \"%s\" is already bound to another user",
-                     req->platform_user_id, req->corp_id);
-        rs_error_meta(err, "user_id", PQgetvalue(res, 0, 0));
-        return RS_EEXIST;
-    }
+    if (PQntuples(res) > 0)
+        return identity_external_bound(req->corp_id, req->platform_user_id,
+                                       PQgetvalue(res, 0, 0), err);
     if (req->union_id[0] != '\0') {
         const char *uparams[4] = { params[0], params[1], params[5], params[4] };
 
@@ -110,13 +135,8 @@ bind_tx(rs_db_conn *conn, void *arg, struct rs_error *err)
                                4, uparams, &res, err);
         if (rc != RS_OK)
             return rc;
-        if (PQntuples(res) > 0) {
-            rs_error_set(err, RS_EEXIST, "UNION_ID_BOUND",
-                         "union_id \"%s\" is already bound to another user",
-                         req->union_id);
-            rs_error_meta(err, "user_id", PQgetvalue(res, 0, 0));
-            return RS_EEXIST;
-        }
+        if (PQntuples(res) > 0)
+            return identity_union_id_bound(req->union_id, PQgetvalue(res, 0, 0), err);
     }
     rc = rs_db_query_arena(conn, arena, "identity.external_bind",
                            "INSERT INTO identity.external_identities AS e (organization_id, "
@@ -143,7 +163,8 @@ identity_bind_external_identity(struct rs_call *call, const ProtobufCMessage *ms
     if (rc == RS_OK)
         rc = rs_validate_id("user_id", op.req->user_id, err);
     if (rc == RS_OK)
-        rc = validate_key(op.req->platform, op.req->corp_id, op.req->platform_user_id, err);
+        rc = identity_validate_external_key(op.req->platform, op.req->corp_id,
+                                            op.req->platform_user_id, err);
     if (rc == RS_OK)
         rc = identity_validate_text("union_id", op.req->union_id, IDENTITY_EXTERNAL_ID_MAX,
                                     true, "EXTERNAL_ID_INVALID", err);
@@ -203,7 +224,8 @@ identity_unbind_external_identity(struct rs_call *call, const ProtobufCMessage *
 
     rc = rs_validate_id("organization_id", op.req->organization_id, err);
     if (rc == RS_OK)
-        rc = validate_key(op.req->platform, op.req->corp_id, op.req->platform_user_id, err);
+        rc = identity_validate_external_key(op.req->platform, op.req->corp_id,
+                                            op.req->platform_user_id, err);
     if (rc == RS_OK)
         rc = identity_tx(call, op.req->organization_id, unbind_tx, &op, err);
     if (rc != RS_OK)

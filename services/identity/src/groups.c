@@ -44,28 +44,40 @@ identity_load_group(rs_db_conn *conn, rs_arena *arena, const char *org_id,
                            2, params, &res, err);
     if (rc != RS_OK)
         return rc;
-    if (PQntuples(res) == 0) {
-        rs_error_set(err, RS_ENOTFOUND, "GROUP_NOT_FOUND",
-                     "user group \"%s\" not found in organization \"%s\"", group_id, org_id);
-        rs_error_meta(err, "group_id", group_id);
-        return RS_ENOTFOUND;
-    }
+    if (PQntuples(res) == 0)
+        return identity_group_not_found(org_id, group_id, err);
     *out = identity_group_from_row(arena, res, 0);
     return *out == NULL ? identity_nomem(err) : RS_OK;
+}
+
+rs_status
+identity_group_not_found(const char *org_id, const char *group_id, struct rs_error *err)
+{
+    rs_error_set(err, RS_ENOTFOUND, "GROUP_NOT_FOUND",
+                 "user group \"%s\" not found in organization \"%s\"", group_id, org_id);
+    rs_error_meta(err, "group_id", group_id);
+    return RS_ENOTFOUND;
+}
+
+rs_status
+identity_group_writable(struct rs_call *call, const char *group_id, bool synced,
+                        struct rs_error *err)
+{
+    if (!synced || rs_call_has_scope(call, "sync"))
+        return RS_OK;
+    rs_error_set(err, RS_EPRECOND, "GROUP_SYNCHRONIZED",
+                 "user group \"%s\" is synchronized from office software and changes only "
+                 "through directory sync",
+                 group_id);
+    rs_error_meta(err, "group_id", group_id);
+    return RS_EPRECOND;
 }
 
 rs_status
 identity_check_group_writable(struct rs_call *call, const Roster__Identity__V1__UserGroup *g,
                               struct rs_error *err)
 {
-    if (g->sync_source == NULL || rs_call_has_scope(call, "sync"))
-        return RS_OK;
-    rs_error_set(err, RS_EPRECOND, "GROUP_SYNCHRONIZED",
-                 "user group \"%s\" is synchronized from office software and changes only "
-                 "through directory sync",
-                 g->group_id);
-    rs_error_meta(err, "group_id", g->group_id);
-    return RS_EPRECOND;
+    return identity_group_writable(call, g->group_id, g->sync_source != NULL, err);
 }
 
 /* Rejects a name that a sibling under parent_id ("" for roots) already has. */

@@ -248,6 +248,35 @@ RS_MUSTCHECK rs_status identity_insert_user(rs_db_conn *conn, rs_arena *arena,
 RS_MUSTCHECK rs_status identity_validate_new_user(
     const Roster__Identity__V1__CreateUserRequest *u, struct rs_error *err);
 
+/* Seat caps and usage of an organisation; types index 1 to 3. */
+struct identity_seats {
+    long long cap_total;
+    long long used_total;
+    bool capped[4];
+    long long cap[4];
+    long long used[4];
+};
+
+/*
+ * Reads the caps and usage into *out. REQUIRES: the organisation row is
+ * locked FOR NO KEY UPDATE, so the counts stay true until commit.
+ */
+RS_MUSTCHECK rs_status identity_seat_usage(rs_db_conn *conn, rs_arena *arena,
+                                           const char *org_id, struct identity_seats *out,
+                                           struct rs_error *err);
+
+/*
+ * Takes a seat of user_type in *s (giving back one of old_type when
+ * old_type > 0), or refuses with RESOURCE_EXHAUSTED SEAT_LIMIT_REACHED or
+ * TOTAL_SEAT_LIMIT_REACHED and leaves *s as it was.
+ */
+RS_MUSTCHECK rs_status identity_seat_take(struct identity_seats *s, int user_type,
+                                          int old_type, struct rs_error *err);
+
+/* Fill err with ALREADY_EXISTS NICKNAME_TAKEN or ACCOUNT_ID_TAKEN; return its code. */
+rs_status identity_nickname_taken(const char *nickname, struct rs_error *err);
+rs_status identity_account_id_taken(const char *account_id, struct rs_error *err);
+
 /*
  * Rejects with RESOURCE_EXHAUSTED when one more user of user_type (leaving
  * a user of old_type when old_type > 0) exceeds a seat cap.
@@ -282,6 +311,17 @@ RS_MUSTCHECK rs_status identity_load_group(rs_db_conn *conn, rs_arena *arena,
                                            Roster__Identity__V1__UserGroup **out,
                                            struct rs_error *err);
 
+/* Fills err with NOT_FOUND GROUP_NOT_FOUND for group_id; returns its code. */
+rs_status identity_group_not_found(const char *org_id, const char *group_id,
+                                   struct rs_error *err);
+
+/*
+ * Rejects with FAILED_PRECONDITION GROUP_SYNCHRONIZED a change to a synced
+ * group unless the caller has the "sync" scope.
+ */
+RS_MUSTCHECK rs_status identity_group_writable(struct rs_call *call, const char *group_id,
+                                               bool synced, struct rs_error *err);
+
 /* Rejects changes to a synced group unless the caller has the "sync" scope. */
 RS_MUSTCHECK rs_status identity_check_group_writable(struct rs_call *call,
                                                      const Roster__Identity__V1__UserGroup *g,
@@ -298,5 +338,28 @@ IDENTITY_HANDLER(identity_bind_external_identity);
 IDENTITY_HANDLER(identity_unbind_external_identity);
 IDENTITY_HANDLER(identity_list_external_identities);
 IDENTITY_HANDLER(identity_lookup_external_identity);
+
+/* Validates the platform, corp_id and platform_user_id of an external identity. */
+RS_MUSTCHECK rs_status identity_validate_external_key(int platform, const char *corp_id,
+                                                      const char *platform_user_id,
+                                                      struct rs_error *err);
+
+/*
+ * Takes the transaction-scoped lock under which binds of one organisation
+ * and platform check the union id rule. REQUIRES: inside a transaction.
+ */
+RS_MUSTCHECK rs_status identity_lock_externals(rs_db_conn *conn, rs_arena *arena,
+                                               const char *org_id, int platform,
+                                               struct rs_error *err);
+
+/* Fill err with ALREADY_EXISTS EXTERNAL_IDENTITY_BOUND or UNION_ID_BOUND
+ * (meta user_id: the owner); return its code. */
+rs_status identity_external_bound(const char *corp_id, const char *platform_user_id,
+                                  const char *owner_id, struct rs_error *err);
+rs_status identity_union_id_bound(const char *union_id, const char *owner_id,
+                                  struct rs_error *err);
+
+/* users_batch.c */
+IDENTITY_HANDLER(identity_create_users);
 
 #endif /* IDENTITY_INT_H */

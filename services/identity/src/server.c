@@ -22,6 +22,7 @@ static const struct rs_rpc_method methods[] = {
     M("UpdateOrganization", update_organization_request, organization,
       identity_update_organization, ACTOR),
     M("CreateUser", create_user_request, user, identity_create_user, ACTOR),
+    M("CreateUsers", create_users_request, create_users_response, identity_create_users, ACTOR),
     M("GetUser", get_user_request, user, identity_get_user, ACTOR),
     M("ListUsers", list_users_request, list_users_response, identity_list_users, ACTOR),
     M("UpdateUser", update_user_request, user, identity_update_user, ACTOR),

@@ -47,6 +47,24 @@ identity_validate_new_user(const Roster__Identity__V1__CreateUserRequest *u,
     return identity_validate_account_id(u->account_id, err);
 }
 
+rs_status
+identity_nickname_taken(const char *nickname, struct rs_error *err)
+{
+    rs_error_set(err, RS_EEXIST, "NICKNAME_TAKEN",
+                 "nickname \"%s\" is already used in this organization", nickname);
+    rs_error_meta(err, "nickname", nickname);
+    return RS_EEXIST;
+}
+
+rs_status
+identity_account_id_taken(const char *account_id, struct rs_error *err)
+{
+    rs_error_set(err, RS_EEXIST, "ACCOUNT_ID_TAKEN",
+                 "account_id \"%s\" is already used in this organization", account_id);
+    rs_error_meta(err, "account_id", account_id);
+    return RS_EEXIST;
+}
+
 /* Rejects a nickname or account id that another user of the organisation has. */
 static rs_status
 check_unique(rs_db_conn *conn, rs_arena *arena, const char *org_id, const char *self_id,
@@ -63,12 +81,8 @@ check_unique(rs_db_conn *conn, rs_arena *arena, const char *org_id, const char *
                                3, params, &res, err);
         if (rc != RS_OK)
             return rc;
-        if (PQntuples(res) > 0) {
-            rs_error_set(err, RS_EEXIST, "NICKNAME_TAKEN",
-                         "nickname \"%s\" is already used in this organization", nickname);
-            rs_error_meta(err, "nickname", nickname);
-            return RS_EEXIST;
-        }
+        if (PQntuples(res) > 0)
+            return identity_nickname_taken(nickname, err);
     }
     if (account_id != NULL && account_id[0] != '\0') {
         params[1] = account_id;
@@ -78,13 +92,8 @@ check_unique(rs_db_conn *conn, rs_arena *arena, const char *org_id, const char *
                                3, params, &res, err);
         if (rc != RS_OK)
             return rc;
-        if (PQntuples(res) > 0) {
-            rs_error_set(err, RS_EEXIST, "ACCOUNT_ID_TAKEN",
-                         "account_id \"%s\" is already used in this organization",
-                         account_id);
-            rs_error_meta(err, "account_id", account_id);
-            return RS_EEXIST;
-        }
+        if (PQntuples(res) > 0)
+            return identity_account_id_taken(account_id, err);
     }
     return RS_OK;
 }
@@ -107,16 +116,12 @@ map_unique_violation(struct rs_error *err)
 }
 
 rs_status
-identity_check_seats(rs_db_conn *conn, rs_arena *arena, const char *org_id, int user_type,
-                     int old_type, struct rs_error *err)
+identity_seat_usage(rs_db_conn *conn, rs_arena *arena, const char *org_id,
+                    struct identity_seats *out, struct rs_error *err)
 {
     const char *params[1] = { org_id };
     PGresult *res = NULL;
-    long long cap_total;
-    long long used_total;
-    long long used_type;
-    int cap_col;
-    char buf[24];
+    int t;
     rs_status rc;
 
     rc = rs_db_query_arena(conn, arena, "identity.seat_usage",
@@ -133,32 +138,61 @@ identity_check_seats(rs_db_conn *conn, rs_arena *arena, const char *org_id, int 
     if (PQntuples(res) == 0)
         return rs_error_set(err, RS_ENOTFOUND, "ORGANIZATION_NOT_FOUND",
                             "organization \"%s\" not found", org_id);
-    /* Column user_type is the cap of that type, and column 4 + user_type its usage. */
-    cap_total = identity_col_int64(res, 0, 0);
-    used_total = identity_col_int64(res, 0, 4);
-    used_type = identity_col_int64(res, 0, 4 + user_type);
-    cap_col = user_type;
-    if (old_type > 0)
-        used_total--;
+    /* Column t is the cap of user type t, and column 4 + t its usage. */
+    out->cap_total = identity_col_int64(res, 0, 0);
+    out->used_total = identity_col_int64(res, 0, 4);
+    for (t = 1; t <= 3; t++) {
+        out->capped[t] = !PQgetisnull(res, 0, t);
+        out->cap[t] = identity_col_int64(res, 0, t);
+        out->used[t] = identity_col_int64(res, 0, 4 + t);
+    }
+    return RS_OK;
+}
+
+rs_status
+identity_seat_take(struct identity_seats *s, int user_type, int old_type,
+                   struct rs_error *err)
+{
+    char buf[24];
+
     if (old_type == user_type)
         return RS_OK;
-    if (!PQgetisnull(res, 0, cap_col) && used_type + 1 > identity_col_int64(res, 0, cap_col)) {
+    if (s->capped[user_type] && s->used[user_type] + 1 > s->cap[user_type]) {
+        snprintf(buf, sizeof(buf), "%lld", s->cap[user_type]);
         rs_error_set(err, RS_ERESOURCE, "SEAT_LIMIT_REACHED",
-                     "no free %s seat: all %s are in use", user_type_name(user_type),
-                     PQgetvalue(res, 0, cap_col));
+                     "no free %s seat: all %s are in use", user_type_name(user_type), buf);
         rs_error_meta(err, "user_type", user_type_name(user_type));
-        rs_error_meta(err, "limit", PQgetvalue(res, 0, cap_col));
-        return RS_ERESOURCE;
-    }
-    if (used_total + 1 > cap_total) {
-        snprintf(buf, sizeof(buf), "%lld", cap_total);
-        rs_error_set(err, RS_ERESOURCE, "TOTAL_SEAT_LIMIT_REACHED",
-                     "no free seat: all %lld seats of the organization are in use",
-                     cap_total);
         rs_error_meta(err, "limit", buf);
         return RS_ERESOURCE;
     }
+    /* A type change keeps its seat in the total. */
+    if (s->used_total + (old_type > 0 ? 0 : 1) > s->cap_total) {
+        snprintf(buf, sizeof(buf), "%lld", s->cap_total);
+        rs_error_set(err, RS_ERESOURCE, "TOTAL_SEAT_LIMIT_REACHED",
+                     "no free seat: all %lld seats of the organization are in use",
+                     s->cap_total);
+        rs_error_meta(err, "limit", buf);
+        return RS_ERESOURCE;
+    }
+    s->used[user_type]++;
+    if (old_type > 0)
+        s->used[old_type]--;
+    else
+        s->used_total++;
     return RS_OK;
+}
+
+rs_status
+identity_check_seats(rs_db_conn *conn, rs_arena *arena, const char *org_id, int user_type,
+                     int old_type, struct rs_error *err)
+{
+    struct identity_seats seats;
+    rs_status rc;
+
+    rc = identity_seat_usage(conn, arena, org_id, &seats, err);
+    if (rc != RS_OK)
+        return rc;
+    return identity_seat_take(&seats, user_type, old_type, err);
 }
 
 rs_status

@@ -123,18 +123,18 @@ nomem:
 static rs_status
 array_of_ids(rs_arena *arena, const int64_t *ids, size_t n, char **out, struct rs_error *err)
 {
-    struct sync_dp_buf b = { 0 };
+    struct rs_buf b = { 0 };
     char num[24];
     size_t i;
 
-    sync_dp_buf_str(&b, "{");
+    rs_buf_str(&b, "{");
     for (i = 0; i < n; i++) {
         snprintf(num, sizeof(num), "%" PRId64, ids[i]);
-        sync_dp_buf_elem(&b, num);
+        rs_buf_elem(&b, num);
     }
-    sync_dp_buf_str(&b, "}");
+    rs_buf_str(&b, "}");
     *out = b.oom ? NULL : rs_arena_strdup(arena, b.data);
-    sync_dp_buf_free(&b);
+    rs_buf_free(&b);
     return *out == NULL ? sync_nomem(err) : RS_OK;
 }
 
@@ -147,7 +147,7 @@ dup(rs_arena *arena, const PGresult *res, int row, int c)
 static rs_status
 load_members(struct sync_dp_apply *a, rs_db_conn *conn, struct rs_error *err)
 {
-    struct sync_dp_buf users = { 0 };
+    struct rs_buf users = { 0 };
     const char *params[3];
     char *depts = NULL;
     PGresult *res = NULL;
@@ -155,10 +155,10 @@ load_members(struct sync_dp_apply *a, rs_db_conn *conn, struct rs_error *err)
     int n;
     rs_status rc;
 
-    sync_dp_buf_str(&users, "{");
+    rs_buf_str(&users, "{");
     for (i = 0; i < a->req.n_userids; i++)
-        sync_dp_buf_elem(&users, a->req.userids[i]);
-    sync_dp_buf_str(&users, "}");
+        rs_buf_elem(&users, a->req.userids[i]);
+    rs_buf_str(&users, "}");
     rc = users.oom ? sync_nomem(err) : RS_OK;
     if (rc == RS_OK)
         rc = array_of_ids(a->arena, a->req.dept_ids, a->req.n_dept_ids, &depts, err);
@@ -218,7 +218,7 @@ load_members(struct sync_dp_apply *a, rs_db_conn *conn, struct rs_error *err)
 nomem:
     rc = sync_nomem(err);
 out:
-    sync_dp_buf_free(&users);
+    rs_buf_free(&users);
     return rc;
 }
 
@@ -234,7 +234,7 @@ cmp_dept_id(const void *x, const void *y)
 static rs_status
 load_depts(struct sync_dp_apply *a, rs_db_conn *conn, struct rs_error *err)
 {
-    struct sync_dp_buf anc = { 0 };
+    struct rs_buf anc = { 0 };
     const char *params[3];
     char *depts = NULL;
     PGresult *res = NULL;
@@ -244,16 +244,16 @@ load_depts(struct sync_dp_apply *a, rs_db_conn *conn, struct rs_error *err)
     int n;
     rs_status rc;
 
-    sync_dp_buf_str(&anc, "{");
+    rs_buf_str(&anc, "{");
     for (i = 0; i < a->n_members; i++) {
         if (a->members[i].missing || a->members[i].flag == SYNC_FLAG_TO_BE_DELETED)
             continue;
         for (j = 0; j < a->members[i].n_groups_of; j++) {
             snprintf(num, sizeof(num), "%" PRId64, a->members[i].groups_of[j]);
-            sync_dp_buf_elem(&anc, num);
+            rs_buf_elem(&anc, num);
         }
     }
-    sync_dp_buf_str(&anc, "}");
+    rs_buf_str(&anc, "}");
     rc = anc.oom ? sync_nomem(err) : RS_OK;
     if (rc == RS_OK)
         rc = array_of_ids(a->arena, a->req.dept_ids, a->req.n_dept_ids, &depts, err);
@@ -307,7 +307,7 @@ load_depts(struct sync_dp_apply *a, rs_db_conn *conn, struct rs_error *err)
 nomem:
     rc = sync_nomem(err);
 out:
-    sync_dp_buf_free(&anc);
+    rs_buf_free(&anc);
     return rc;
 }
 

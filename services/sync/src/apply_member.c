@@ -1,10 +1,13 @@
 /*
  * services/sync/src/apply_member.c
- *    Start Sync for a chunk of members. Each member's Roster user is found
- *    or created, bound to the external identity and given the batch's type
- *    and roles. Group memberships then change in one batch per group for
- *    the whole chunk, and the items are recorded in plan order. A failure
- *    of one member is its FAILED item, and the run goes on.
+ *    Start Sync for a chunk of members. The chunk's Roster users are found
+ *    with one query. Members without a user are created, bound and put in
+ *    their groups by identity's CreateUsers, one call per nickname round;
+ *    members with a user are bound and given the batch's type and roles
+ *    one by one, and their group memberships change in one batch per
+ *    group. The chunk's items are recorded in plan order in one
+ *    transaction. A failure of one member is its FAILED item, and the run
+ *    goes on.
  */
 #include "dataplane.h"
 
@@ -22,11 +25,27 @@
 #define RANDOM_SUFFIX_TRIES 5
 #define NICK_BYTES (4 * SYNC_DP_NICKNAME_MAX + 1)
 
+/* The Roster user of a member, with its type, profile, roles and groups. */
+struct state {
+    bool found;
+    char user_id[33];
+    int user_type;
+    char *email;
+    char *phone;
+    bool bound;
+    int64_t roles[16];
+    size_t n_roles;
+    char **groups;
+    size_t n_groups;
+};
+
 struct work {
     struct sync_dp_member *m;
     int seq;
+    struct state st;
     char user_id[33];
     bool created;
+    bool creating; /* waits for a CreateUsers round */
     bool sent;
     struct rs_error fail; /* the item failed unless code is RS_OK */
     const char **want;    /* the groups of the member's departments */
@@ -80,76 +99,22 @@ call_identity(struct chunk *c, const char *method, const ProtobufCMessage *req,
                         resp, err);
 }
 
-/* The Roster user of w's member, with its type, profile, roles and groups. */
-struct state {
-    bool found;
-    char user_id[33];
-    int user_type;
-    char *email;
-    char *phone;
-    bool bound;
-    int64_t roles[16];
-    size_t n_roles;
-    char **groups;
-    size_t n_groups;
-};
-
+/* Parses "{1,2}" and "a,b" column values of the state query into st. */
 static rs_status
-load_state(struct chunk *c, rs_db_conn *conn, struct work *w, struct state *st,
-           struct rs_error *err)
+parse_state(struct chunk *c, const PGresult *res, int row, struct state *st,
+            struct rs_error *err)
 {
-    struct sync_dp_apply *a = c->a;
-    char platform[8];
-    const char *params[7] = { a->src.org_id, platform,      a->src.corp_id,
-                              w->m->userid,  w->m->unionid, w->m->stored_user,
-                              a->src.source_id };
-    PGresult *res = NULL;
     const char *p;
     char *text;
     size_t i;
-    rs_status rc;
 
-    memset(st, 0, sizeof(*st));
-    snprintf(platform, sizeof(platform), "%d", a->src.platform);
-    /* Lookup order: the binding of this enterprise's userid, the user this
-     * member was synced to, and the same person from another enterprise by
-     * unionid (one person is one user). Last comes a user that an earlier
-     * holder created for this member before it died, unbound. */
-    rc = rs_db_query_arena(
-        conn, c->arena, "sync.apply_member_state",
-        "WITH pick AS (SELECT coalesce("
-        " (SELECT e.user_id FROM identity.external_identities e WHERE e.organization_id = $1 "
-        "  AND e.platform = $2::smallint AND e.corp_id = $3 AND e.platform_user_id = $4), "
-        " (SELECT u.id FROM identity.users u WHERE u.organization_id = $1 AND u.id = $6), "
-        " (SELECT e.user_id FROM identity.external_identities e WHERE e.organization_id = $1 "
-        "  AND e.platform = $2::smallint AND e.union_id = $5 AND $5 <> '' "
-        "  ORDER BY e.created_at LIMIT 1), "
-        " (SELECT u.id FROM sync.members sm JOIN identity.users u "
-        "  ON u.organization_id = $1 AND u.nickname = sm.pending_nickname "
-        "  AND u.created_at >= sm.pending_at WHERE sm.source_id = $7 AND sm.userid = $4 "
-        "  AND sm.pending_nickname <> '' AND NOT EXISTS (SELECT 1 FROM "
-        "  identity.external_identities e WHERE e.user_id = u.id))) AS id) "
-        "SELECT u.id, u.user_type, u.email, u.phone, "
-        " EXISTS (SELECT 1 FROM identity.external_identities e WHERE e.organization_id = $1 "
-        "  AND e.platform = $2::smallint AND e.corp_id = $3 AND e.platform_user_id = $4 "
-        "  AND e.user_id = u.id), "
-        " coalesce((SELECT array_agg(r.role_id ORDER BY r.role_id) FROM authz.user_org_roles r "
-        "  WHERE r.user_id = u.id)::text, '{}'), "
-        " coalesce((SELECT string_agg(g.id, ',' ORDER BY g.id) FROM "
-        "  identity.user_group_members gm JOIN identity.user_groups g ON g.id = gm.group_id "
-        "  WHERE gm.user_id = u.id AND g.organization_id = $1 "
-        "  AND g.sync_platform = $2::smallint AND g.sync_corp_id = $3), '') "
-        "FROM pick JOIN identity.users u ON u.id = pick.id AND u.organization_id = $1",
-        7, params, &res, err);
-    if (rc != RS_OK || PQntuples(res) == 0)
-        return rc;
     st->found = true;
-    snprintf(st->user_id, sizeof(st->user_id), "%s", PQgetvalue(res, 0, 0));
-    st->user_type = atoi(PQgetvalue(res, 0, 1));
-    st->email = PQgetvalue(res, 0, 2);
-    st->phone = PQgetvalue(res, 0, 3);
-    st->bound = PQgetvalue(res, 0, 4)[0] == 't';
-    for (p = PQgetvalue(res, 0, 5); *p != '\0' && st->n_roles < 16;) {
+    snprintf(st->user_id, sizeof(st->user_id), "%s", PQgetvalue(res, row, 1));
+    st->user_type = atoi(PQgetvalue(res, row, 2));
+    st->email = PQgetvalue(res, row, 3);
+    st->phone = PQgetvalue(res, row, 4);
+    st->bound = PQgetvalue(res, row, 5)[0] == 't';
+    for (p = PQgetvalue(res, row, 6); *p != '\0' && st->n_roles < 16;) {
         if (*p >= '0' && *p <= '9') {
             char *end;
 
@@ -159,7 +124,7 @@ load_state(struct chunk *c, rs_db_conn *conn, struct work *w, struct state *st,
             p++;
         }
     }
-    text = rs_arena_strdup(c->arena, PQgetvalue(res, 0, 6));
+    text = rs_arena_strdup(c->arena, PQgetvalue(res, row, 7));
     if (text == NULL)
         return sync_nomem(err);
     st->n_groups = text[0] != '\0' ? 1 : 0;
@@ -176,6 +141,94 @@ load_state(struct chunk *c, rs_db_conn *conn, struct work *w, struct state *st,
             *text++ = '\0';
     }
     return RS_OK;
+}
+
+/* Finds the Roster user of every member of the chunk that is still to do,
+ * in one query. The result rows stay in the chunk's arena. */
+static rs_status
+load_states(struct chunk *c, rs_db_conn *conn, struct rs_error *err)
+{
+    struct sync_dp_apply *a = c->a;
+    struct rs_buf arr[4];
+    char platform[8];
+    const char *params[8];
+    PGresult *res = NULL;
+    size_t i;
+    int r;
+    int k;
+    rs_status rc = RS_OK;
+
+    for (k = 0; k < 4; k++) {
+        memset(&arr[k], 0, sizeof(arr[k]));
+        rs_buf_str(&arr[k], "{");
+    }
+    for (i = 0; i < c->n; i++) {
+        char idx[24];
+
+        if (c->w[i].fail.code != RS_OK)
+            continue;
+        snprintf(idx, sizeof(idx), "%zu", i);
+        rs_buf_elem(&arr[0], idx);
+        rs_buf_elem(&arr[1], c->w[i].m->userid);
+        rs_buf_elem(&arr[2], c->w[i].m->unionid);
+        rs_buf_elem(&arr[3], c->w[i].m->stored_user);
+    }
+    snprintf(platform, sizeof(platform), "%d", a->src.platform);
+    params[0] = a->src.org_id;
+    params[1] = platform;
+    params[2] = a->src.corp_id;
+    params[3] = a->src.source_id;
+    for (k = 0; k < 4; k++) {
+        rs_buf_str(&arr[k], "}");
+        if (arr[k].oom) {
+            rc = sync_nomem(err);
+            goto out;
+        }
+        params[4 + k] = arr[k].data;
+    }
+    /* Lookup order: the binding of this enterprise's userid, the user this
+     * member was synced to, and the same person from another enterprise by
+     * unionid (one person is one user). Last comes a user that a holder of
+     * an older version created for this member before it died, unbound. */
+    rc = rs_db_query_arena(
+        conn, c->arena, "sync.apply_member_states",
+        "WITH x AS (SELECT * FROM unnest($5::int[], $6::text[], $7::text[], $8::text[]) "
+        " AS x(i, userid, unionid, stored_user)), "
+        "pick AS (SELECT x.i, x.userid, coalesce("
+        " (SELECT e.user_id FROM identity.external_identities e WHERE e.organization_id = $1 "
+        "  AND e.platform = $2::smallint AND e.corp_id = $3 AND e.platform_user_id = x.userid), "
+        " (SELECT u.id FROM identity.users u WHERE u.organization_id = $1 "
+        "  AND u.id = x.stored_user), "
+        " (SELECT e.user_id FROM identity.external_identities e WHERE e.organization_id = $1 "
+        "  AND e.platform = $2::smallint AND e.union_id = x.unionid AND x.unionid <> '' "
+        "  ORDER BY e.created_at LIMIT 1), "
+        " (SELECT u.id FROM sync.members sm JOIN identity.users u "
+        "  ON u.organization_id = $1 AND u.nickname = sm.pending_nickname "
+        "  AND u.created_at >= sm.pending_at WHERE sm.source_id = $4 AND sm.userid = x.userid "
+        "  AND sm.pending_nickname <> '' AND NOT EXISTS (SELECT 1 FROM "
+        "  identity.external_identities e WHERE e.user_id = u.id))) AS id FROM x) "
+        "SELECT pick.i, u.id, u.user_type, u.email, u.phone, "
+        " EXISTS (SELECT 1 FROM identity.external_identities e WHERE e.organization_id = $1 "
+        "  AND e.platform = $2::smallint AND e.corp_id = $3 AND e.platform_user_id = pick.userid "
+        "  AND e.user_id = u.id), "
+        " coalesce((SELECT array_agg(r.role_id ORDER BY r.role_id) FROM authz.user_org_roles r "
+        "  WHERE r.user_id = u.id)::text, '{}'), "
+        " coalesce((SELECT string_agg(g.id, ',' ORDER BY g.id) FROM "
+        "  identity.user_group_members gm JOIN identity.user_groups g ON g.id = gm.group_id "
+        "  WHERE gm.user_id = u.id AND g.organization_id = $1 "
+        "  AND g.sync_platform = $2::smallint AND g.sync_corp_id = $3), '') "
+        "FROM pick JOIN identity.users u ON u.id = pick.id AND u.organization_id = $1",
+        8, params, &res, err);
+    for (r = 0; rc == RS_OK && r < PQntuples(res); r++) {
+        size_t w = (size_t)atol(PQgetvalue(res, r, 0));
+
+        if (w < c->n)
+            rc = parse_state(c, res, r, &c->w[w].st, err);
+    }
+out:
+    for (k = 0; k < 4; k++)
+        rs_buf_free(&arr[k]);
+    return rc;
 }
 
 /* Nickname candidates: the name, then the source's suffix rule, then
@@ -218,71 +271,132 @@ nicknames(const struct sync_dp_apply *a, const struct sync_dp_member *m,
     return n;
 }
 
-struct pending {
-    struct sync_dp_apply *a;
-    const struct sync_dp_member *m;
-    const char *nickname;
-};
-
-static rs_status
-pending_tx(rs_db_conn *conn, void *arg, struct rs_error *err)
+/* A refusal of one CreateUsers entry, as the item's error. */
+static void
+entry_error(struct rs_error *e, const Roster__Identity__V1__EntryError *in)
 {
-    struct pending *p = arg;
-    const char *params[3] = { p->a->src.source_id, p->m->userid, p->nickname };
-    rs_status rc;
+    size_t k;
 
-    rc = sync_job_check_tx(p->a->job, conn, err);
-    if (rc == RS_OK)
-        rc = rs_db_query(conn, "sync.apply_member_pending",
-                         "UPDATE sync.members SET pending_nickname = $3, "
-                         "pending_at = clock_timestamp() WHERE source_id = $1 AND userid = $2",
-                         3, params, NULL, err);
-    return rc;
+    if (in == NULL) {
+        rs_error_set(e, RS_EINTERNAL, "INTERNAL", "identity returned an empty result");
+        return;
+    }
+    rs_error_set(e, rs_status_from_grpc(in->code), in->reason, "%s", in->message);
+    for (k = 0; k < in->n_metadata; k++)
+        rs_error_meta(e, in->metadata[k]->key, in->metadata[k]->value);
 }
 
-/* Creates the member's user under the first free nickname candidate. A
- * refusal is the item's failure; only a lost lease or the database is an
- * error of the run. */
-static rs_status
-create_user(struct chunk *c, struct work *w, struct rs_error *err)
+/*
+ * One CreateUsers call for the members still waiting, each under its
+ * round-th nickname candidate. A taken nickname waits for the next round;
+ * any other refusal is the item's failure. Returns how many were sent.
+ */
+static size_t
+create_round(struct chunk *c, char (*cand)[2 + RANDOM_SUFFIX_TRIES][NICK_BYTES],
+             const size_t *n_cand, size_t round)
 {
     struct sync_dp_apply *a = c->a;
-    Roster__Identity__V1__CreateUserRequest req = ROSTER__IDENTITY__V1__CREATE_USER_REQUEST__INIT;
-    Roster__Identity__V1__User *u = NULL;
-    char cand[2 + RANDOM_SUFFIX_TRIES][NICK_BYTES];
-    struct pending pending;
+    Roster__Identity__V1__CreateUsersRequest req = ROSTER__IDENTITY__V1__CREATE_USERS_REQUEST__INIT;
+    Roster__Identity__V1__CreateUsersResponse *resp = NULL;
+    Roster__Identity__V1__NewUser **users;
+    struct work **sent;
     struct rs_error e;
-    size_t n;
+    size_t n = 0;
     size_t i;
-    rs_status rc = RS_EEXIST;
 
-    n = nicknames(a, w->m, cand, 2 + RANDOM_SUFFIX_TRIES);
+    users = rs_arena_alloc(c->arena, sizeof(*users) * (c->n + 1));
+    sent = rs_arena_alloc(c->arena, sizeof(*sent) * (c->n + 1));
+    if (users == NULL || sent == NULL)
+        return 0;
+    for (i = 0; i < c->n; i++) {
+        struct work *w = &c->w[i];
+        Roster__Identity__V1__NewUser *u;
+        Roster__Identity__V1__ExternalIdentityKey *key;
+
+        if (!w->creating)
+            continue;
+        if (round >= n_cand[i]) {
+            w->creating = false; /* fail holds the last NICKNAME_TAKEN */
+            continue;
+        }
+        u = rs_arena_alloc(c->arena, sizeof(*u));
+        key = rs_arena_alloc(c->arena, sizeof(*key));
+        if (u == NULL || key == NULL)
+            return 0;
+        roster__identity__v1__new_user__init(u);
+        roster__identity__v1__external_identity_key__init(key);
+        u->nickname = cand[i][round];
+        u->user_type = (Roster__Identity__V1__UserType)a->req.user_type;
+        u->email = w->m->email;
+        u->phone = w->m->mobile;
+        key->platform = (Roster__Identity__V1__Platform)a->src.platform;
+        key->corp_id = a->src.corp_id;
+        key->platform_user_id = w->m->userid;
+        key->union_id = w->m->unionid;
+        u->external_identity = key;
+        u->group_ids = (char **)w->want;
+        u->n_group_ids = w->n_want;
+        rs_error_clear(&w->fail);
+        users[n] = u;
+        sent[n++] = w;
+    }
+    if (n == 0)
+        return 0;
     req.organization_id = a->src.org_id;
-    req.user_type = (Roster__Identity__V1__UserType)a->req.user_type;
-    req.email = w->m->email;
-    req.phone = w->m->mobile;
-    pending.a = a;
-    pending.m = w->m;
+    req.users = users;
+    req.n_users = n;
     rs_error_clear(&e);
+    if (call_identity(c, "CreateUsers", &req.base,
+                      &roster__identity__v1__create_users_response__descriptor,
+                      (ProtobufCMessage **)&resp, &e) == RS_OK &&
+        resp->n_results != n)
+        rs_error_set(&e, RS_EINTERNAL, "INTERNAL", "identity returned %zu results for %zu users",
+                     resp->n_results, n);
+    /* A refused call is the failure of every member in it. */
     for (i = 0; i < n; i++) {
-        /* Noted first, so a holder that dies before binding leaves a user
-         * the next holder can recognise. */
-        pending.nickname = cand[i];
-        rc = sync_tx(a->svc, pending_tx, &pending, err);
-        if (rc != RS_OK)
-            return rc;
-        req.nickname = cand[i];
-        rc = call_identity(c, "CreateUser", &req.base, &roster__identity__v1__user__descriptor,
-                           (ProtobufCMessage **)&u, &e);
-        if (rc == RS_OK || strcmp(e.reason, "NICKNAME_TAKEN") != 0)
-            break;
+        struct work *w = sent[i];
+        const Roster__Identity__V1__CreateUsersResult *r = e.code == RS_OK ? resp->results[i]
+                                                                           : NULL;
+
+        if (r == NULL) {
+            fail(w, &e);
+            w->creating = false;
+        } else if (r->user != NULL) {
+            snprintf(w->user_id, sizeof(w->user_id), "%s", r->user->user_id);
+            w->created = true;
+            w->creating = false;
+            w->n_add = 0; /* joined with the create */
+        } else {
+            entry_error(&w->fail, r->error);
+            if (strcmp(w->fail.reason, "NICKNAME_TAKEN") != 0)
+                w->creating = false;
+        }
     }
-    if (rc != RS_OK) {
-        fail(w, &e);
-        return RS_OK;
-    }
-    snprintf(w->user_id, sizeof(w->user_id), "%s", u->user_id);
-    w->created = true;
+    return n;
+}
+
+/* Creates the users of every member marked creating, trying each member's
+ * nickname candidates in turn. */
+static rs_status
+create_users(struct chunk *c, struct rs_error *err)
+{
+    char (*cand)[2 + RANDOM_SUFFIX_TRIES][NICK_BYTES];
+    size_t *n_cand;
+    size_t round;
+    size_t i;
+
+    cand = rs_arena_alloc(c->arena, sizeof(*cand) * (c->n + 1));
+    n_cand = rs_arena_alloc(c->arena, sizeof(*n_cand) * (c->n + 1));
+    if (cand == NULL || n_cand == NULL)
+        return sync_nomem(err);
+    for (i = 0; i < c->n; i++)
+        n_cand[i] = c->w[i].creating ? nicknames(c->a, c->w[i].m, cand[i], 2 + RANDOM_SUFFIX_TRIES)
+                                     : 0;
+    for (round = 0; create_round(c, cand, n_cand, round) > 0; round++)
+        ;
+    for (i = 0; i < c->n; i++)
+        if (c->w[i].creating) /* out of memory in the last round */
+            return sync_nomem(err);
     return RS_OK;
 }
 
@@ -302,26 +416,6 @@ bind(struct chunk *c, struct work *w, struct rs_error *err)
     w->sent = true;
     return call_identity(c, "BindExternalIdentity", &req.base,
                          &roster__identity__v1__external_identity__descriptor, &resp, err);
-}
-
-/* A user created in this run whose binding failed is removed again, so a
- * retry does not find a stray user holding the nickname. */
-static void
-undo_create(struct chunk *c, struct work *w)
-{
-    Roster__Identity__V1__DeleteUserRequest req = ROSTER__IDENTITY__V1__DELETE_USER_REQUEST__INIT;
-    ProtobufCMessage *resp = NULL;
-    struct rs_error e;
-
-    req.organization_id = c->a->src.org_id;
-    req.user_id = w->user_id;
-    if (call_identity(c, "DeleteUser", &req.base,
-                      &roster__identity__v1__delete_user_response__descriptor, &resp,
-                      &e) != RS_OK)
-        rs_log_warn(&c->a->job->log, "could not remove a user whose binding failed",
-                    "user_id", w->user_id, "reason", e.reason, NULL);
-    w->user_id[0] = '\0';
-    w->created = false;
 }
 
 /* Type and the profile fields the directory provides ("last sync wins"). */
@@ -414,56 +508,25 @@ plan_groups(struct chunk *c, struct work *w, const struct state *st, struct rs_e
     return RS_OK;
 }
 
-/* Everything but group membership, for one member. */
-static rs_status
-apply_one(struct chunk *c, rs_db_conn *conn, struct work *w, struct rs_error *err)
+/* Bind, profile and roles of a member whose user exists or was just created. */
+static void
+apply_user(struct chunk *c, struct work *w)
 {
-    struct state st;
     struct rs_error e;
-    rs_status rc;
 
-    if (w->m->missing) {
-        fail_with(w, RS_ENOTFOUND, "MEMBER_NOT_FOUND",
-                  "member is not in the stored structure of the source");
-        return RS_OK;
-    }
-    if (w->m->flag == SYNC_FLAG_TO_BE_DELETED) {
-        fail_with(w, RS_EPRECOND, "MEMBER_TO_BE_DELETED",
-                  "member is marked to be deleted: it left the directory");
-        return RS_OK;
-    }
-    rc = load_state(c, conn, w, &st, err);
-    if (rc != RS_OK)
-        return rc;
-    rs_error_clear(&e);
-    if (!st.found) {
-        rc = create_user(c, w, err);
-        if (rc != RS_OK || w->fail.code != RS_OK)
-            return rc;
-        if (bind(c, w, &e) != RS_OK) {
+    if (w->st.found) {
+        snprintf(w->user_id, sizeof(w->user_id), "%s", w->st.user_id);
+        if (!w->st.bound && bind(c, w, &e) != RS_OK) {
             fail(w, &e);
-            undo_create(c, w);
-            return RS_OK;
+            return;
         }
-        st.user_type = c->a->req.user_type;
-        st.email = w->m->email;
-        st.phone = w->m->mobile;
-    } else {
-        snprintf(w->user_id, sizeof(w->user_id), "%s", st.user_id);
-        if (!st.bound && bind(c, w, &e) != RS_OK) {
+        if (update_profile(c, w, &w->st, &e) != RS_OK) {
             fail(w, &e);
-            return RS_OK;
-        }
-        if (update_profile(c, w, &st, &e) != RS_OK) {
-            fail(w, &e);
-            return RS_OK;
+            return;
         }
     }
-    if (assign_roles(c, w, &st, &e) != RS_OK) {
+    if (assign_roles(c, w, &w->st, &e) != RS_OK)
         fail(w, &e);
-        return RS_OK;
-    }
-    return plan_groups(c, w, &st, err);
 }
 
 /* Adds (or removes) users to one group in batches. A refused batch is
@@ -550,69 +613,130 @@ change_groups(struct chunk *c, bool add)
     }
 }
 
-struct member_record {
-    struct sync_dp_apply *a;
-    struct work *w;
-    struct sync_item *item;
+struct chunk_record {
+    struct chunk *c;
+    struct sync_item *items;
+    size_t n_items;
+    int n_unchanged;
+    int next_seq;
+    struct rs_buf linked[2]; /* userids and the users they are now synced to */
+    struct rs_buf unpend;    /* userids left without a user */
 };
 
 static rs_status
-member_record_tx(rs_db_conn *conn, void *arg, struct rs_error *err)
+chunk_record_tx(rs_db_conn *conn, void *arg, struct rs_error *err)
 {
-    struct member_record *r = arg;
-    const char *params[3] = { r->a->src.source_id, r->w->m->userid, r->w->user_id };
-    rs_status rc = RS_OK;
+    struct chunk_record *r = arg;
+    const struct sync_dp_apply *a = r->c->a;
+    const char *params[3] = { a->src.source_id, r->linked[0].data, r->linked[1].data };
+    rs_status rc;
 
-    rc = sync_job_check_tx(r->a->job, conn, err);
-    if (rc == RS_OK && r->w->user_id[0] != '\0')
-        rc = rs_db_query(conn, "sync.apply_member_user",
-                         "UPDATE sync.members SET user_id = $3, pending_nickname = '', "
+    rc = sync_job_check_tx(a->job, conn, err);
+    if (rc == RS_OK)
+        rc = rs_db_query(conn, "sync.apply_members_user",
+                         "UPDATE sync.members m SET user_id = x.user_id, pending_nickname = '', "
                          "pending_at = NULL, updated_at = now() "
-                         "WHERE source_id = $1 AND userid = $2 "
-                         "AND (user_id IS DISTINCT FROM $3 OR pending_nickname <> '')",
+                         "FROM unnest($2::text[], $3::text[]) AS x(userid, user_id) "
+                         "WHERE m.source_id = $1 AND m.userid = x.userid "
+                         "AND (m.user_id IS DISTINCT FROM x.user_id OR m.pending_nickname <> '')",
                          3, params, NULL, err);
-    else if (rc == RS_OK)
-        rc = rs_db_query(conn, "sync.apply_member_unpend",
+    params[1] = r->unpend.data;
+    if (rc == RS_OK)
+        rc = rs_db_query(conn, "sync.apply_members_unpend",
                          "UPDATE sync.members SET pending_nickname = '', pending_at = NULL "
-                         "WHERE source_id = $1 AND userid = $2 AND pending_nickname <> ''",
+                         "WHERE source_id = $1 AND userid = ANY ($2::text[]) "
+                         "AND pending_nickname <> ''",
                          2, params, NULL, err);
     if (rc == RS_OK)
-        rc = sync_job_item_tx(r->a->job, conn, r->item, err);
+        rc = sync_job_items_tx(a->job, conn, r->items, r->n_items, r->n_unchanged, r->next_seq,
+                               err);
     return rc;
 }
 
-static rs_status
-record(struct chunk *c, struct work *w, struct rs_error *err)
+/* The item of w, or false when w is unchanged. */
+static bool
+item_of(const struct work *w, struct sync_item *item)
 {
-    struct sync_item item;
-    struct member_record rec;
     bool link = w->user_id[0] != '\0' && strcmp(w->user_id, w->m->stored_user) != 0;
-    rs_status rc;
 
-    memset(&item, 0, sizeof(item));
-    item.seq = w->seq;
-    item.node_kind = 1;
-    item.external_id = w->m->userid;
-    item.name = w->m->name;
-    item.user_id = w->user_id;
+    memset(item, 0, sizeof(*item));
+    item->seq = w->seq;
+    item->node_kind = 1;
+    item->external_id = w->m->userid;
+    item->name = w->m->name;
+    item->user_id = w->user_id;
     if (w->fail.code != RS_OK) {
-        item.outcome = SYNC_FAILED_ITEM;
-        item.reason = w->fail.reason[0] != '\0' ? w->fail.reason : rs_status_name(w->fail.code);
-        item.message = w->fail.message;
+        item->outcome = SYNC_FAILED_ITEM;
+        item->reason = w->fail.reason[0] != '\0' ? w->fail.reason : rs_status_name(w->fail.code);
+        item->message = w->fail.message;
     } else if (w->created) {
-        item.outcome = SYNC_CREATED;
+        item->outcome = SYNC_CREATED;
     } else if (w->sent || link) {
-        item.outcome = SYNC_UPDATED;
+        item->outcome = SYNC_UPDATED;
     } else {
-        return sync_dp_unchanged(c->a, w->seq, err);
+        return false;
     }
-    rc = sync_dp_flush_unchanged(c->a, err);
-    if (rc != RS_OK)
+    return true;
+}
+
+/*
+ * Records the chunk's items in plan order. A chunk with nothing but
+ * unchanged members only adds to the count that is written later; any
+ * other chunk writes its items, its members' users and every unchanged
+ * count so far in one fenced transaction.
+ */
+static rs_status
+record_chunk(struct chunk *c, struct rs_error *err)
+{
+    struct chunk_record r;
+    size_t i;
+    int k;
+    rs_status rc = RS_OK;
+
+    memset(&r, 0, sizeof(r));
+    r.c = c;
+    r.items = rs_arena_alloc(c->arena, sizeof(*r.items) * (c->n + 1));
+    if (r.items == NULL)
+        return sync_nomem(err);
+    for (i = 0; i < c->n; i++)
+        if (item_of(&c->w[i], &r.items[r.n_items]))
+            r.n_items++;
+    if (r.n_items == 0) {
+        for (i = 0; rc == RS_OK && i < c->n; i++)
+            rc = sync_dp_unchanged(c->a, c->w[i].seq, err);
         return rc;
-    rec.a = c->a;
-    rec.w = w;
-    rec.item = &item;
-    return sync_tx(c->a->svc, member_record_tx, &rec, err);
+    }
+    for (k = 0; k < 2; k++)
+        rs_buf_str(&r.linked[k], "{");
+    rs_buf_str(&r.unpend, "{");
+    for (i = 0; i < c->n; i++) {
+        const struct work *w = &c->w[i];
+
+        if (w->user_id[0] != '\0') {
+            rs_buf_elem(&r.linked[0], w->m->userid);
+            rs_buf_elem(&r.linked[1], w->user_id);
+        } else {
+            rs_buf_elem(&r.unpend, w->m->userid);
+        }
+    }
+    for (k = 0; k < 2; k++)
+        rs_buf_str(&r.linked[k], "}");
+    rs_buf_str(&r.unpend, "}");
+    if (r.linked[0].oom || r.linked[1].oom || r.unpend.oom) {
+        rc = sync_nomem(err);
+        goto out;
+    }
+    /* Earlier unchanged members, then this chunk's, all in this write. */
+    r.n_unchanged = c->a->pending_unchanged + (int)(c->n - r.n_items);
+    r.next_seq = c->w[c->n - 1].seq + 1;
+    rc = sync_tx(c->a->svc, chunk_record_tx, &r, err);
+    if (rc == RS_OK)
+        c->a->pending_unchanged = 0;
+out:
+    for (k = 0; k < 2; k++)
+        rs_buf_free(&r.linked[k]);
+    rs_buf_free(&r.unpend);
+    return rc;
 }
 
 rs_status
@@ -635,26 +759,45 @@ sync_dp_apply_members(struct sync_dp_apply *a, size_t from, size_t to, struct rs
     }
     for (i = from; i < to; i++) {
         int seq = (int)(a->n_depts + i);
+        struct work *w = &c.w[c.n];
 
         if (seq < a->job->checkpoint)
             continue; /* recorded by an earlier holder */
-        memset(&c.w[c.n], 0, sizeof(c.w[c.n]));
-        c.w[c.n].m = &a->members[i];
-        c.w[c.n].seq = seq;
+        memset(w, 0, sizeof(*w));
+        w->m = &a->members[i];
+        w->seq = seq;
         c.n++;
+        if (w->m->missing)
+            fail_with(w, RS_ENOTFOUND, "MEMBER_NOT_FOUND",
+                      "member is not in the stored structure of the source");
+        else if (w->m->flag == SYNC_FLAG_TO_BE_DELETED)
+            fail_with(w, RS_EPRECOND, "MEMBER_TO_BE_DELETED",
+                      "member is marked to be deleted: it left the directory");
     }
     if (c.n == 0)
         goto out;
     rc = sync_dp_acquire(a->svc, &conn, err);
-    for (i = 0; rc == RS_OK && i < c.n; i++)
-        rc = apply_one(&c, conn, &c.w[i], err);
+    if (rc == RS_OK)
+        rc = load_states(&c, conn, err);
     rs_db_release(a->svc->pool, conn);
+    for (i = 0; rc == RS_OK && i < c.n; i++) {
+        struct work *w = &c.w[i];
+
+        if (w->fail.code != RS_OK)
+            continue;
+        rc = plan_groups(&c, w, &w->st, err);
+        w->creating = !w->st.found;
+    }
+    if (rc == RS_OK)
+        rc = create_users(&c, err);
     if (rc != RS_OK)
         goto out;
+    for (i = 0; i < c.n; i++)
+        if (c.w[i].fail.code == RS_OK)
+            apply_user(&c, &c.w[i]);
     change_groups(&c, true);
     change_groups(&c, false);
-    for (i = 0; rc == RS_OK && i < c.n; i++)
-        rc = record(&c, &c.w[i], err);
+    rc = record_chunk(&c, err);
 out:
     rs_arena_destroy(c.arena);
     return rc;

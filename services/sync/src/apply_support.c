@@ -1,6 +1,6 @@
 /*
  * services/sync/src/apply_support.c
- *    Small helpers of the data plane: text buffers and array literals,
+ *    Small helpers of the data plane: id lists,
  *    the source's settings, calls to identity and authz, nicknames.
  */
 #include "dataplane.h"
@@ -12,104 +12,6 @@
 
 #include "roster/alloc.h"
 #include "roster/str.h"
-
-void
-sync_dp_buf_add(struct sync_dp_buf *b, const char *s, size_t n)
-{
-    char *p;
-    size_t cap;
-
-    if (b->oom)
-        return;
-    if (b->len + n + 1 > b->cap) {
-        cap = b->cap == 0 ? 256 : b->cap;
-        while (cap < b->len + n + 1)
-            cap *= 2;
-        p = rs_realloc(b->data, cap);
-        if (p == NULL) {
-            b->oom = true;
-            return;
-        }
-        b->data = p;
-        b->cap = cap;
-    }
-    memcpy(b->data + b->len, s, n);
-    b->len += n;
-    b->data[b->len] = '\0';
-}
-
-void
-sync_dp_buf_str(struct sync_dp_buf *b, const char *s)
-{
-    sync_dp_buf_add(b, s, strlen(s));
-}
-
-void
-sync_dp_buf_printf(struct sync_dp_buf *b, const char *fmt, ...)
-{
-    char small[256];
-    va_list ap;
-    int n;
-
-    va_start(ap, fmt);
-    n = vsnprintf(small, sizeof(small), fmt, ap);
-    va_end(ap);
-    if (n < 0) {
-        b->oom = true;
-        return;
-    }
-    if ((size_t)n < sizeof(small)) {
-        sync_dp_buf_add(b, small, (size_t)n);
-        return;
-    }
-    {
-        char *big = rs_malloc((size_t)n + 1);
-
-        if (big == NULL) {
-            b->oom = true;
-            return;
-        }
-        va_start(ap, fmt);
-        vsnprintf(big, (size_t)n + 1, fmt, ap);
-        va_end(ap);
-        sync_dp_buf_add(b, big, (size_t)n);
-        rs_free(big);
-    }
-}
-
-void
-sync_dp_buf_elem(struct sync_dp_buf *b, const char *s)
-{
-    const char *p;
-    const char *run;
-
-    if (b->len > 0 && b->data[b->len - 1] != '{')
-        sync_dp_buf_add(b, ",", 1);
-    if (s == NULL) {
-        sync_dp_buf_add(b, "NULL", 4);
-        return;
-    }
-    sync_dp_buf_add(b, "\"", 1);
-    run = s;
-    for (p = s; *p != '\0'; p++) {
-        if (*p == '"' || *p == '\\') {
-            sync_dp_buf_add(b, run, (size_t)(p - run));
-            sync_dp_buf_add(b, "\\", 1);
-            run = p;
-        }
-    }
-    sync_dp_buf_add(b, run, (size_t)(p - run));
-    sync_dp_buf_add(b, "\"", 1);
-}
-
-void
-sync_dp_buf_free(struct sync_dp_buf *b)
-{
-    RS_FREE(&b->data);
-    b->len = 0;
-    b->cap = 0;
-    b->oom = false;
-}
 
 char *
 sync_dp_int(rs_arena *arena, int64_t v)

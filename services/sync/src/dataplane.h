@@ -14,25 +14,12 @@
 
 #include "sync_int.h"
 
+#include "roster/buf.h"
+
 #define SYNC_DP_ACQUIRE_MS 5000
 #define SYNC_DP_NICKNAME_MAX 50
 #define SYNC_DP_REGULAR_USER 111111113
 
-/* A growing NUL-terminated buffer; calloc'd, free with sync_dp_buf_free. */
-struct sync_dp_buf {
-    char *data;
-    size_t len;
-    size_t cap;
-    bool oom;
-};
-
-void sync_dp_buf_add(struct sync_dp_buf *b, const char *s, size_t n);
-void sync_dp_buf_str(struct sync_dp_buf *b, const char *s);
-void sync_dp_buf_printf(struct sync_dp_buf *b, const char *fmt, ...) RS_PRINTF(2, 3);
-/* Appends s as one element of a PostgreSQL array literal (quoted, escaped),
- * with a comma first unless the array is still empty ("{"). NULL adds NULL. */
-void sync_dp_buf_elem(struct sync_dp_buf *b, const char *s);
-void sync_dp_buf_free(struct sync_dp_buf *b);
 
 /* The settings of one source that the data plane needs. */
 struct sync_dp_source {

@@ -18,7 +18,7 @@
 
 /* Failures of single deletions, by node. */
 struct failures {
-    struct sync_dp_buf ids, reasons, messages;
+    struct rs_buf ids, reasons, messages;
 };
 
 struct store_op {
@@ -33,34 +33,34 @@ static void
 failures_init(struct failures *f)
 {
     memset(f, 0, sizeof(*f));
-    sync_dp_buf_str(&f->ids, "{");
-    sync_dp_buf_str(&f->reasons, "{");
-    sync_dp_buf_str(&f->messages, "{");
+    rs_buf_str(&f->ids, "{");
+    rs_buf_str(&f->reasons, "{");
+    rs_buf_str(&f->messages, "{");
 }
 
 static void
 failures_add(struct failures *f, const char *id, const struct rs_error *e)
 {
-    sync_dp_buf_elem(&f->ids, id);
-    sync_dp_buf_elem(&f->reasons, e->reason[0] != '\0' ? e->reason : rs_status_name(e->code));
-    sync_dp_buf_elem(&f->messages, e->message);
+    rs_buf_elem(&f->ids, id);
+    rs_buf_elem(&f->reasons, e->reason[0] != '\0' ? e->reason : rs_status_name(e->code));
+    rs_buf_elem(&f->messages, e->message);
 }
 
 static bool
 failures_close(struct failures *f)
 {
-    sync_dp_buf_str(&f->ids, "}");
-    sync_dp_buf_str(&f->reasons, "}");
-    sync_dp_buf_str(&f->messages, "}");
+    rs_buf_str(&f->ids, "}");
+    rs_buf_str(&f->reasons, "}");
+    rs_buf_str(&f->messages, "}");
     return !f->ids.oom && !f->reasons.oom && !f->messages.oom;
 }
 
 static void
 failures_free(struct failures *f)
 {
-    sync_dp_buf_free(&f->ids);
-    sync_dp_buf_free(&f->reasons);
-    sync_dp_buf_free(&f->messages);
+    rs_buf_free(&f->ids);
+    rs_buf_free(&f->reasons);
+    rs_buf_free(&f->messages);
 }
 
 static rs_status

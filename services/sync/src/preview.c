@@ -50,16 +50,16 @@ column(rs_arena *arena, const PGresult *res, int c, size_t *n)
 static char *
 text_array(rs_arena *arena, char *const *items, size_t n)
 {
-    struct sync_dp_buf b = { 0 };
+    struct rs_buf b = { 0 };
     char *out;
     size_t i;
 
-    sync_dp_buf_str(&b, "{");
+    rs_buf_str(&b, "{");
     for (i = 0; i < n; i++)
-        sync_dp_buf_elem(&b, items[i]);
-    sync_dp_buf_str(&b, "}");
+        rs_buf_elem(&b, items[i]);
+    rs_buf_str(&b, "}");
     out = b.oom ? NULL : rs_arena_strdup(arena, b.data);
-    sync_dp_buf_free(&b);
+    rs_buf_free(&b);
     return out;
 }
 
@@ -225,31 +225,31 @@ static rs_status
 make_token(rs_arena *arena, const struct sync_dp_source *src, int target,
            const char *external_id, struct sync_dp_preview *out, struct rs_error *err)
 {
-    struct sync_dp_buf b = { 0 };
+    struct rs_buf b = { 0 };
     unsigned char digest[SHA256_DIGEST_LENGTH];
     char token[64];
     size_t i;
 
-    sync_dp_buf_printf(&b, "roster-sync-delete-v1\x1f%s\x1f%d\x1f%s\x1f%d\x1f%d", src->source_id,
+    rs_buf_printf(&b, "roster-sync-delete-v1\x1f%s\x1f%d\x1f%s\x1f%d\x1f%d", src->source_id,
                        target, external_id != NULL ? external_id : "",
                        (int)out->msg.member_count, (int)out->msg.department_count);
     for (i = 0; i < out->msg.n_user_ids; i++)
-        sync_dp_buf_printf(&b, "\x1eu\x1f%s", out->msg.user_ids[i]);
+        rs_buf_printf(&b, "\x1eu\x1f%s", out->msg.user_ids[i]);
     for (i = 0; i < out->msg.n_group_ids; i++)
-        sync_dp_buf_printf(&b, "\x1eg\x1f%s", out->msg.group_ids[i]);
+        rs_buf_printf(&b, "\x1eg\x1f%s", out->msg.group_ids[i]);
     for (i = 0; i < out->msg.n_invalidated; i++) {
         const Roster__Sync__V1__InvalidatedAccess *x = out->msg.invalidated[i];
 
-        sync_dp_buf_printf(&b, "\x1ei\x1f%s\x1f%s\x1f%s\x1f%s\x1f%s\x1f%s", x->kind,
+        rs_buf_printf(&b, "\x1ei\x1f%s\x1f%s\x1f%s\x1f%s\x1f%s\x1f%s", x->kind,
                            x->workspace_id, x->resource_type, x->resource_id,
                            x->principal_id, x->detail);
     }
     if (b.oom) {
-        sync_dp_buf_free(&b);
+        rs_buf_free(&b);
         return sync_nomem(err);
     }
     SHA256((const unsigned char *)b.data, b.len, digest);
-    sync_dp_buf_free(&b);
+    rs_buf_free(&b);
     if (rs_base64url_encode(digest, sizeof(digest), token, sizeof(token)) != RS_OK)
         return rs_error_set(err, RS_EINTERNAL, "INTERNAL", "could not encode the token");
     out->msg.confirmation_token = rs_arena_strdup(arena, token);

@@ -13,6 +13,7 @@
 
 #include <jansson.h>
 
+#include "roster/buf.h"
 #include "roster/str.h"
 
 const char sync_run_columns[] =
@@ -199,6 +200,80 @@ sync_job_item_tx(struct sync_job *job, rs_db_conn *conn, const struct sync_item 
                  "WHERE id = $1");
     return rs_db_query(conn, inserted ? "sync.item_count" : "sync.item_checkpoint", sql, 2, params, NULL,
                        err);
+}
+
+rs_status
+sync_job_items_tx(struct sync_job *job, rs_db_conn *conn, const struct sync_item *items,
+                  size_t n, int n_unchanged, int next_seq, struct rs_error *err)
+{
+    struct rs_buf col[9];
+    char unchanged[16];
+    char next[16];
+    const char *params[12];
+    size_t i;
+    int k;
+    rs_status rc = RS_OK;
+
+    for (k = 0; k < 9; k++) {
+        memset(&col[k], 0, sizeof(col[k]));
+        rs_buf_str(&col[k], "{");
+    }
+    for (i = 0; i < n; i++) {
+        const struct sync_item *it = &items[i];
+        char num[3][16];
+
+        if (count_column(it->outcome) == NULL || (it->node_kind != 1 && it->node_kind != 2)) {
+            rc = rs_error_set(err, RS_EINTERNAL, "INTERNAL",
+                              "invalid run item: outcome %d, node kind %d", it->outcome,
+                              it->node_kind);
+            goto out;
+        }
+        snprintf(num[0], sizeof(num[0]), "%d", it->seq);
+        snprintf(num[1], sizeof(num[1]), "%d", it->node_kind);
+        snprintf(num[2], sizeof(num[2]), "%d", it->outcome);
+        rs_buf_elem(&col[0], num[0]);
+        rs_buf_elem(&col[1], num[1]);
+        rs_buf_elem(&col[2], or_empty(it->external_id));
+        rs_buf_elem(&col[3], or_empty(it->name));
+        rs_buf_elem(&col[4], num[2]);
+        rs_buf_elem(&col[5], or_empty(it->user_id));
+        rs_buf_elem(&col[6], or_empty(it->group_id));
+        rs_buf_elem(&col[7], or_empty(it->reason));
+        rs_buf_elem(&col[8], or_empty(it->message));
+    }
+    params[0] = job->run_id;
+    for (k = 0; k < 9; k++) {
+        rs_buf_str(&col[k], "}");
+        if (col[k].oom) {
+            rc = sync_nomem(err);
+            goto out;
+        }
+        params[k + 1] = col[k].data;
+    }
+    snprintf(unchanged, sizeof(unchanged), "%d", n_unchanged);
+    snprintf(next, sizeof(next), "%d", next_seq);
+    params[10] = unchanged;
+    params[11] = next;
+    rc = rs_db_query(
+        conn, "sync.items_record",
+        "WITH ins AS (INSERT INTO sync.run_items (run_id, seq, node_kind, external_id, name, "
+        "outcome, user_id, group_id, reason, message) SELECT $1, x.* FROM unnest($2::int[], "
+        "$3::smallint[], $4::text[], $5::text[], $6::smallint[], $7::text[], $8::text[], "
+        "$9::text[], $10::text[]) AS x ON CONFLICT (run_id, seq) DO NOTHING RETURNING outcome), "
+        "c AS (SELECT count(*) FILTER (WHERE outcome = 1) AS c1, "
+        "count(*) FILTER (WHERE outcome = 2) AS c2, count(*) FILTER (WHERE outcome = 3) AS c3, "
+        "count(*) FILTER (WHERE outcome = 4) AS c4, count(*) FILTER (WHERE outcome = 5) AS c5, "
+        "count(*) AS n FROM ins) "
+        "UPDATE sync.runs r SET n_created = n_created + c.c1, n_updated = n_updated + c.c2, "
+        "n_failed = n_failed + c.c3, n_flagged = n_flagged + c.c4, "
+        "n_deleted = n_deleted + c.c5, n_unchanged = n_unchanged + $11::int, "
+        "done_items = done_items + c.n + $11::int, "
+        "checkpoint = greatest(checkpoint, $12::int) FROM c WHERE r.id = $1",
+        12, params, NULL, err);
+out:
+    for (k = 0; k < 9; k++)
+        rs_buf_free(&col[k]);
+    return rc;
 }
 
 struct item_op {

@@ -25,11 +25,11 @@
 
 /* The fetched organisation as PostgreSQL array literals. */
 struct fetched {
-    struct sync_dp_buf d_id, d_parent, d_name, d_order;
-    struct sync_dp_buf m_userid, m_unionid, m_name, m_title, m_job, m_email, m_mobile,
+    struct rs_buf d_id, d_parent, d_name, d_order;
+    struct rs_buf m_userid, m_unionid, m_name, m_title, m_job, m_email, m_mobile,
         m_active;
-    struct sync_dp_buf md_userid, md_dept;
-    struct sync_dp_buf skipped_depts, skipped_users;
+    struct rs_buf md_userid, md_dept;
+    struct rs_buf skipped_depts, skipped_users;
 };
 
 struct structure_op {
@@ -46,11 +46,11 @@ struct fetch_ctx {
     struct rs_error err;
 };
 
-static struct sync_dp_buf *
+static struct rs_buf *
 fetched_bufs(struct fetched *f, size_t *n)
 {
-    *n = sizeof(*f) / sizeof(struct sync_dp_buf);
-    return (struct sync_dp_buf *)f;
+    *n = sizeof(*f) / sizeof(struct rs_buf);
+    return (struct rs_buf *)f;
 }
 
 static void
@@ -58,16 +58,16 @@ fetched_free(struct fetched *f)
 {
     size_t n;
     size_t i;
-    struct sync_dp_buf *b = fetched_bufs(f, &n);
+    struct rs_buf *b = fetched_bufs(f, &n);
 
     for (i = 0; i < n; i++)
-        sync_dp_buf_free(&b[i]);
+        rs_buf_free(&b[i]);
 }
 
 static rs_status
 fetched_build(const struct dt_org *org, struct fetched *f, struct rs_error *err)
 {
-    struct sync_dp_buf *bufs;
+    struct rs_buf *bufs;
     char num[32];
     size_t n;
     size_t i;
@@ -75,43 +75,43 @@ fetched_build(const struct dt_org *org, struct fetched *f, struct rs_error *err)
 
     bufs = fetched_bufs(f, &n);
     for (i = 0; i < n; i++)
-        sync_dp_buf_str(&bufs[i], "{");
+        rs_buf_str(&bufs[i], "{");
     for (i = 0; i < org->n_depts; i++) {
         const struct dt_department *d = &org->depts[i];
 
         snprintf(num, sizeof(num), "%lld", (long long)d->dept_id);
-        sync_dp_buf_elem(&f->d_id, num);
+        rs_buf_elem(&f->d_id, num);
         snprintf(num, sizeof(num), "%lld", (long long)d->parent_id);
-        sync_dp_buf_elem(&f->d_parent, d->parent_id > 0 ? num : NULL);
-        sync_dp_buf_elem(&f->d_name, d->name);
+        rs_buf_elem(&f->d_parent, d->parent_id > 0 ? num : NULL);
+        rs_buf_elem(&f->d_name, d->name);
         snprintf(num, sizeof(num), "%lld", (long long)d->order);
-        sync_dp_buf_elem(&f->d_order, num);
+        rs_buf_elem(&f->d_order, num);
     }
     for (i = 0; i < org->n_users; i++) {
         const struct dt_user *u = &org->users[i];
 
-        sync_dp_buf_elem(&f->m_userid, u->userid);
-        sync_dp_buf_elem(&f->m_unionid, u->unionid);
-        sync_dp_buf_elem(&f->m_name, u->name);
-        sync_dp_buf_elem(&f->m_title, u->title);
-        sync_dp_buf_elem(&f->m_job, u->job_number);
-        sync_dp_buf_elem(&f->m_email, u->email);
-        sync_dp_buf_elem(&f->m_mobile, u->mobile);
-        sync_dp_buf_elem(&f->m_active, u->active ? "t" : "f");
+        rs_buf_elem(&f->m_userid, u->userid);
+        rs_buf_elem(&f->m_unionid, u->unionid);
+        rs_buf_elem(&f->m_name, u->name);
+        rs_buf_elem(&f->m_title, u->title);
+        rs_buf_elem(&f->m_job, u->job_number);
+        rs_buf_elem(&f->m_email, u->email);
+        rs_buf_elem(&f->m_mobile, u->mobile);
+        rs_buf_elem(&f->m_active, u->active ? "t" : "f");
         for (j = 0; j < u->n_dept_ids; j++) {
             snprintf(num, sizeof(num), "%lld", (long long)u->dept_ids[j]);
-            sync_dp_buf_elem(&f->md_userid, u->userid);
-            sync_dp_buf_elem(&f->md_dept, num);
+            rs_buf_elem(&f->md_userid, u->userid);
+            rs_buf_elem(&f->md_dept, num);
         }
     }
     for (i = 0; i < org->n_skipped; i++) {
         snprintf(num, sizeof(num), "%lld", (long long)org->skipped_dept_ids[i]);
-        sync_dp_buf_elem(&f->skipped_depts, num);
+        rs_buf_elem(&f->skipped_depts, num);
     }
     for (i = 0; i < org->n_skipped_users; i++)
-        sync_dp_buf_elem(&f->skipped_users, org->skipped_userids[i]);
+        rs_buf_elem(&f->skipped_users, org->skipped_userids[i]);
     for (i = 0; i < n; i++) {
-        sync_dp_buf_str(&bufs[i], "}");
+        rs_buf_str(&bufs[i], "}");
         if (bufs[i].oom)
             return sync_nomem(err);
     }

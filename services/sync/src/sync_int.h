@@ -185,6 +185,17 @@ RS_MUSTCHECK rs_status sync_job_item(struct sync_job *job, const struct sync_ite
  * their own rows in the same transaction. */
 RS_MUSTCHECK rs_status sync_job_item_tx(struct sync_job *job, rs_db_conn *conn,
                                         const struct sync_item *item, struct rs_error *err);
+/*
+ * Records n items and n_unchanged unchanged items, counts them and moves
+ * the checkpoint to next_seq, in one statement inside the caller's
+ * transaction. Items already recorded (a take-over repeating committed
+ * work) are not counted twice. REQUIRES: sync_job_check_tx in the same
+ * transaction; the items' seqs are below next_seq.
+ */
+RS_MUSTCHECK rs_status sync_job_items_tx(struct sync_job *job, rs_db_conn *conn,
+                                         const struct sync_item *items, size_t n,
+                                         int n_unchanged, int next_seq,
+                                         struct rs_error *err);
 /* Counts n unchanged items and moves the checkpoint to next_seq (batched by
  * the caller; nothing else is written). */
 RS_MUSTCHECK rs_status sync_job_unchanged(struct sync_job *job, int n, int next_seq,

@@ -122,18 +122,18 @@ email_local_part(void **state)
 static void
 array_literal_escapes(void **state)
 {
-    struct sync_dp_buf b = { 0 };
+    struct rs_buf b = { 0 };
 
     (void)state;
-    sync_dp_buf_str(&b, "{");
-    sync_dp_buf_elem(&b, "plain");
-    sync_dp_buf_elem(&b, "a \"quoted\" \\ name, {x}");
-    sync_dp_buf_elem(&b, NULL);
-    sync_dp_buf_elem(&b, "");
-    sync_dp_buf_str(&b, "}");
+    rs_buf_str(&b, "{");
+    rs_buf_elem(&b, "plain");
+    rs_buf_elem(&b, "a \"quoted\" \\ name, {x}");
+    rs_buf_elem(&b, NULL);
+    rs_buf_elem(&b, "");
+    rs_buf_str(&b, "}");
     assert_false(b.oom);
     assert_string_equal(b.data, "{\"plain\",\"a \\\"quoted\\\" \\\\ name, {x}\",NULL,\"\"}");
-    sync_dp_buf_free(&b);
+    rs_buf_free(&b);
 }
 
 int

@@ -1,0 +1,37 @@
+/*
+ * libs/core/include/roster/buf.h
+ *    A growing text buffer, and PostgreSQL array literals built in it.
+ */
+#ifndef RS_BUF_H
+#define RS_BUF_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#include "roster/status.h"
+
+/*
+ * Starts zeroed; owns data, freed by rs_buf_free. An allocation failure
+ * sets oom and makes later appends do nothing, so a caller checks oom once
+ * when it is done.
+ */
+struct rs_buf {
+    char *data;
+    size_t len;
+    size_t cap;
+    bool oom;
+};
+
+void rs_buf_add(struct rs_buf *b, const char *s, size_t n);
+void rs_buf_str(struct rs_buf *b, const char *s);
+void rs_buf_printf(struct rs_buf *b, const char *fmt, ...) RS_PRINTF(2, 3);
+/*
+ * Appends s as one element of a PostgreSQL array literal (quoted, escaped),
+ * with a comma first unless the array is still empty ("{"). NULL adds NULL.
+ * s is copied.
+ */
+void rs_buf_elem(struct rs_buf *b, const char *s);
+/* Frees data and zeroes b, which can then be used again. */
+void rs_buf_free(struct rs_buf *b);
+
+#endif /* RS_BUF_H */

@@ -1,0 +1,594 @@
+/*
+ * services/identity/src/users_batch.c
+ *    CreateUsers: many users in one transaction, each with an optional
+ *    external identity and user groups. The checks of CreateUser,
+ *    BindExternalIdentity and AddUserGroupMembers run once per batch as set
+ *    queries, so a batch costs a handful of statements, not a few per user.
+ *    A refused entry gets its error in its result and the others go on.
+ */
+#include "identity_int.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "roster/buf.h"
+#include "roster/str.h"
+#include "validate.h"
+
+#define GROUPS_PER_USER_MAX 100
+
+struct entry {
+    const Roster__Identity__V1__NewUser *in;
+    Roster__Identity__V1__CreateUserRequest user; /* points into in */
+    char id[RS_ID_LEN + 1];
+    struct rs_error invalid; /* found before the transaction */
+    struct rs_error fail;    /* found inside it; cleared when it is retried */
+    Roster__Identity__V1__User *created;
+};
+
+struct batch {
+    struct rs_call *call;
+    const char *org_id;
+    struct entry *e;
+    size_t n;
+};
+
+static bool
+alive(const struct entry *e)
+{
+    return e->invalid.code == RS_OK && e->fail.code == RS_OK;
+}
+
+static const Roster__Identity__V1__ExternalIdentityKey *
+key_of(const struct entry *e)
+{
+    return e->in->external_identity;
+}
+
+/* Runs one query whose parameters are the organisation and n array literals. */
+static rs_status
+query_arrays(rs_db_conn *conn, struct batch *b, const char *name, const char *sql,
+             struct rs_buf *arrays, int n, PGresult **res, struct rs_error *err)
+{
+    const char *params[8];
+    int i;
+
+    params[0] = b->org_id;
+    for (i = 0; i < n; i++) {
+        rs_buf_str(&arrays[i], "}");
+        if (arrays[i].oom)
+            return identity_nomem(err);
+        params[i + 1] = arrays[i].data;
+    }
+    return rs_db_query_arena(conn, rs_call_arena(b->call), name, sql, n + 1, params, res, err);
+}
+
+static void
+free_arrays(struct rs_buf *arrays, int n)
+{
+    int i;
+
+    for (i = 0; i < n; i++)
+        rs_buf_free(&arrays[i]);
+}
+
+static void
+open_arrays(struct rs_buf *arrays, int n)
+{
+    int i;
+
+    for (i = 0; i < n; i++) {
+        memset(&arrays[i], 0, sizeof(arrays[i]));
+        rs_buf_str(&arrays[i], "{");
+    }
+}
+
+/*
+ * Nicknames and account ids already used in the organisation, or earlier in
+ * the batch. The organisation row lock keeps other creates out until commit.
+ */
+static rs_status
+check_names(rs_db_conn *conn, struct batch *b, struct rs_error *err)
+{
+    struct rs_buf arrays[2];
+    PGresult *res = NULL;
+    size_t i;
+    size_t j;
+    int r;
+    rs_status rc;
+
+    for (i = 0; i < b->n; i++) {
+        for (j = 0; j < i && alive(&b->e[i]); j++) {
+            if (!alive(&b->e[j]))
+                continue;
+            if (strcmp(b->e[i].in->nickname, b->e[j].in->nickname) == 0)
+                identity_nickname_taken(b->e[i].in->nickname, &b->e[i].fail);
+            else if (b->e[i].in->account_id[0] != '\0' &&
+                     strcmp(b->e[i].in->account_id, b->e[j].in->account_id) == 0)
+                identity_account_id_taken(b->e[i].in->account_id, &b->e[i].fail);
+        }
+    }
+    open_arrays(arrays, 2);
+    for (i = 0; i < b->n; i++) {
+        if (!alive(&b->e[i]))
+            continue;
+        rs_buf_elem(&arrays[0], b->e[i].in->nickname);
+        if (b->e[i].in->account_id[0] != '\0')
+            rs_buf_elem(&arrays[1], b->e[i].in->account_id);
+    }
+    rc = query_arrays(conn, b, "identity.users_batch_taken",
+                      "SELECT nickname, account_id FROM identity.users "
+                      "WHERE organization_id = $1 AND (nickname = ANY ($2::text[]) "
+                      "OR (account_id <> '' AND account_id = ANY ($3::text[])))",
+                      arrays, 2, &res, err);
+    free_arrays(arrays, 2);
+    if (rc != RS_OK)
+        return rc;
+    for (r = 0; r < PQntuples(res); r++) {
+        const char *nick = PQgetvalue(res, r, 0);
+        const char *acct = PQgetvalue(res, r, 1);
+
+        for (i = 0; i < b->n; i++) {
+            struct entry *e = &b->e[i];
+
+            if (!alive(e))
+                continue;
+            if (strcmp(e->in->nickname, nick) == 0)
+                identity_nickname_taken(nick, &e->fail);
+            else if (acct[0] != '\0' && strcmp(e->in->account_id, acct) == 0)
+                identity_account_id_taken(acct, &e->fail);
+        }
+    }
+    return RS_OK;
+}
+
+static bool
+same_key(const Roster__Identity__V1__ExternalIdentityKey *a,
+         const Roster__Identity__V1__ExternalIdentityKey *b)
+{
+    return a->platform == b->platform && strcmp(a->corp_id, b->corp_id) == 0 &&
+           strcmp(a->platform_user_id, b->platform_user_id) == 0;
+}
+
+static bool
+same_union(const Roster__Identity__V1__ExternalIdentityKey *a,
+           const Roster__Identity__V1__ExternalIdentityKey *b)
+{
+    return a->union_id[0] != '\0' && a->platform == b->platform &&
+           strcmp(a->union_id, b->union_id) == 0;
+}
+
+/* Marks entries whose key or union id another user, or an earlier entry, holds. */
+static void
+mark_bound(struct batch *b, int platform, const char *corp_id, const char *platform_user_id,
+           const char *union_id, const char *owner)
+{
+    Roster__Identity__V1__ExternalIdentityKey held = ROSTER__IDENTITY__V1__EXTERNAL_IDENTITY_KEY__INIT;
+    size_t i;
+
+    held.platform = (Roster__Identity__V1__Platform)platform;
+    held.corp_id = (char *)corp_id;
+    held.platform_user_id = (char *)platform_user_id;
+    held.union_id = (char *)union_id;
+    for (i = 0; i < b->n; i++) {
+        struct entry *e = &b->e[i];
+
+        if (!alive(e) || key_of(e) == NULL || strcmp(e->id, owner) == 0)
+            continue;
+        if (same_key(key_of(e), &held))
+            identity_external_bound(corp_id, platform_user_id, owner, &e->fail);
+        else if (same_union(key_of(e), &held))
+            identity_union_id_bound(union_id, owner, &e->fail);
+    }
+}
+
+/* The rules of BindExternalIdentity, for every entry with a key at once. */
+static rs_status
+check_externals(rs_db_conn *conn, struct batch *b, struct rs_error *err)
+{
+    struct rs_buf arrays[4];
+    bool locked[4] = { false, false, false, false };
+    PGresult *res = NULL;
+    size_t i;
+    int r;
+    rs_status rc = RS_OK;
+
+    /* Locks in platform order, so two batches cannot wait on each other. */
+    for (r = 1; r <= 3 && rc == RS_OK; r++) {
+        for (i = 0; i < b->n && !locked[r]; i++)
+            locked[r] = alive(&b->e[i]) && key_of(&b->e[i]) != NULL &&
+                        (int)key_of(&b->e[i])->platform == r;
+        if (locked[r])
+            rc = identity_lock_externals(conn, rs_call_arena(b->call), b->org_id, r, err);
+    }
+    if (rc != RS_OK || !(locked[1] || locked[2] || locked[3]))
+        return rc;
+    for (i = 0; i < b->n; i++) {
+        struct entry *e = &b->e[i];
+
+        if (alive(e) && key_of(e) != NULL)
+            mark_bound(b, key_of(e)->platform, key_of(e)->corp_id,
+                       key_of(e)->platform_user_id, key_of(e)->union_id, e->id);
+    }
+    open_arrays(arrays, 4);
+    for (i = 0; i < b->n; i++) {
+        const struct entry *e = &b->e[i];
+        char platform[4];
+
+        if (!alive(e) || key_of(e) == NULL)
+            continue;
+        snprintf(platform, sizeof(platform), "%d", (int)key_of(e)->platform);
+        rs_buf_elem(&arrays[0], platform);
+        rs_buf_elem(&arrays[1], key_of(e)->corp_id);
+        rs_buf_elem(&arrays[2], key_of(e)->platform_user_id);
+        rs_buf_elem(&arrays[3], key_of(e)->union_id);
+    }
+    rc = query_arrays(conn, b, "identity.users_batch_bound",
+                      "SELECT x.platform, e.corp_id, e.platform_user_id, e.union_id, e.user_id "
+                      "FROM unnest($2::smallint[], $3::text[], $4::text[], $5::text[]) "
+                      "AS x(platform, corp_id, platform_user_id, union_id) "
+                      "JOIN identity.external_identities e ON e.organization_id = $1 "
+                      "AND e.platform = x.platform AND ((e.corp_id = x.corp_id "
+                      "AND e.platform_user_id = x.platform_user_id) "
+                      "OR (x.union_id <> '' AND e.union_id = x.union_id))",
+                      arrays, 4, &res, err);
+    free_arrays(arrays, 4);
+    if (rc != RS_OK)
+        return rc;
+    for (r = 0; r < PQntuples(res); r++)
+        mark_bound(b, atoi(PQgetvalue(res, r, 0)), PQgetvalue(res, r, 1),
+                   PQgetvalue(res, r, 2), PQgetvalue(res, r, 3), PQgetvalue(res, r, 4));
+    return RS_OK;
+}
+
+/* Every group an entry joins must be in the organisation and writable. */
+static rs_status
+check_groups(rs_db_conn *conn, struct batch *b, struct rs_error *err)
+{
+    struct rs_buf arrays[1];
+    PGresult *res = NULL;
+    bool any = false;
+    size_t i;
+    size_t k;
+    int r;
+    rs_status rc;
+
+    open_arrays(arrays, 1);
+    for (i = 0; i < b->n; i++) {
+        if (!alive(&b->e[i]))
+            continue;
+        for (k = 0; k < b->e[i].in->n_group_ids; k++) {
+            rs_buf_elem(&arrays[0], b->e[i].in->group_ids[k]);
+            any = true;
+        }
+    }
+    if (!any) {
+        free_arrays(arrays, 1);
+        return RS_OK;
+    }
+    /* KEY SHARE keeps the groups from being deleted before commit. */
+    rc = query_arrays(conn, b, "identity.users_batch_groups",
+                      "SELECT g.id, g.sync_platform IS NOT NULL FROM identity.user_groups g "
+                      "WHERE g.organization_id = $1 AND g.id = ANY ($2::text[]) "
+                      "ORDER BY g.id FOR KEY SHARE",
+                      arrays, 1, &res, err);
+    free_arrays(arrays, 1);
+    if (rc != RS_OK)
+        return rc;
+    for (i = 0; i < b->n; i++) {
+        struct entry *e = &b->e[i];
+
+        for (k = 0; k < e->in->n_group_ids && alive(e); k++) {
+            const char *g = e->in->group_ids[k];
+
+            for (r = 0; r < PQntuples(res); r++)
+                if (strcmp(PQgetvalue(res, r, 0), g) == 0)
+                    break;
+            if (r == PQntuples(res))
+                identity_group_not_found(b->org_id, g, &e->fail);
+            else if (identity_group_writable(b->call, g, PQgetvalue(res, r, 1)[0] == 't',
+                                             &e->fail) != RS_OK)
+                continue; /* the entry is refused; alive(e) ends the loop */
+        }
+    }
+    return RS_OK;
+}
+
+static rs_status
+check_seats(rs_db_conn *conn, struct batch *b, struct rs_error *err)
+{
+    struct identity_seats seats;
+    size_t i;
+    rs_status rc;
+
+    rc = identity_seat_usage(conn, rs_call_arena(b->call), b->org_id, &seats, err);
+    for (i = 0; rc == RS_OK && i < b->n; i++)
+        if (alive(&b->e[i]) &&
+            identity_seat_take(&seats, b->e[i].in->user_type, 0, &b->e[i].fail) != RS_OK)
+            continue; /* refused: the seat stays free for the entries after it */
+    return rc;
+}
+
+static struct entry *
+entry_by_id(struct batch *b, const char *id)
+{
+    size_t i;
+
+    for (i = 0; i < b->n; i++)
+        if (strcmp(b->e[i].id, id) == 0)
+            return &b->e[i];
+    return NULL;
+}
+
+/* Inserts the users that passed every check, then their keys and groups. */
+static rs_status
+insert_all(rs_db_conn *conn, struct batch *b, struct rs_error *err)
+{
+    rs_arena *arena = rs_call_arena(b->call);
+    struct rs_buf arrays[6];
+    PGresult *res = NULL;
+    size_t i;
+    size_t k;
+    int r;
+    rs_status rc;
+
+    open_arrays(arrays, 6);
+    for (i = 0; i < b->n; i++) {
+        const struct entry *e = &b->e[i];
+        char type[4];
+
+        if (!alive(e))
+            continue;
+        snprintf(type, sizeof(type), "%d", (int)e->in->user_type);
+        rs_buf_elem(&arrays[0], e->id);
+        rs_buf_elem(&arrays[1], e->in->nickname);
+        rs_buf_elem(&arrays[2], type);
+        rs_buf_elem(&arrays[3], e->in->email);
+        rs_buf_elem(&arrays[4], e->in->phone);
+        rs_buf_elem(&arrays[5], e->in->account_id);
+    }
+    /* A clash that the checks could not see (a rename that committed since)
+     * skips the row rather than failing the batch. */
+    rc = query_arrays(conn, b, "identity.users_batch_insert",
+                      "INSERT INTO identity.users AS u (id, organization_id, nickname, "
+                      "user_type, email, phone, account_id) "
+                      "SELECT x.id, $1, x.nickname, x.user_type, x.email, x.phone, "
+                      "x.account_id FROM unnest($2::text[], $3::text[], $4::smallint[], "
+                      "$5::text[], $6::text[], $7::text[]) WITH ORDINALITY "
+                      "AS x(id, nickname, user_type, email, phone, account_id, n) "
+                      "ORDER BY x.n ON CONFLICT DO NOTHING RETURNING " IDENTITY_USER_COLS,
+                      arrays, 6, &res, err);
+    free_arrays(arrays, 6);
+    if (rc != RS_OK)
+        return rc;
+    for (r = 0; r < PQntuples(res); r++) {
+        struct entry *e = entry_by_id(b, PQgetvalue(res, r, 0));
+
+        if (e == NULL)
+            continue;
+        e->created = identity_user_from_row(arena, res, r);
+        if (e->created == NULL)
+            return identity_nomem(err);
+    }
+    for (i = 0; i < b->n; i++)
+        if (alive(&b->e[i]) && b->e[i].created == NULL)
+            identity_nickname_taken(b->e[i].in->nickname, &b->e[i].fail);
+
+    open_arrays(arrays, 6);
+    for (i = 0; i < b->n; i++) {
+        const struct entry *e = &b->e[i];
+        char platform[4];
+
+        if (!alive(e) || key_of(e) == NULL)
+            continue;
+        snprintf(platform, sizeof(platform), "%d", (int)key_of(e)->platform);
+        rs_buf_elem(&arrays[0], platform);
+        rs_buf_elem(&arrays[1], key_of(e)->corp_id);
+        rs_buf_elem(&arrays[2], key_of(e)->platform_user_id);
+        rs_buf_elem(&arrays[3], e->id);
+        rs_buf_elem(&arrays[4], key_of(e)->union_id);
+    }
+    rc = query_arrays(conn, b, "identity.users_batch_bind",
+                      "INSERT INTO identity.external_identities (organization_id, platform, "
+                      "corp_id, platform_user_id, user_id, union_id) "
+                      "SELECT $1, x.* FROM unnest($2::smallint[], $3::text[], $4::text[], "
+                      "$5::text[], $6::text[]) AS x",
+                      arrays, 5, NULL, err);
+    free_arrays(arrays, 6);
+    if (rc != RS_OK)
+        return rc;
+
+    open_arrays(arrays, 2);
+    for (i = 0; i < b->n; i++)
+        for (k = 0; alive(&b->e[i]) && k < b->e[i].in->n_group_ids; k++) {
+            rs_buf_elem(&arrays[0], b->e[i].in->group_ids[k]);
+            rs_buf_elem(&arrays[1], b->e[i].id);
+        }
+    /* $1 is not needed here, but query_arrays always passes it. */
+    rc = query_arrays(conn, b, "identity.users_batch_join",
+                      "INSERT INTO identity.user_group_members (group_id, user_id) "
+                      "SELECT DISTINCT x.group_id, x.user_id FROM unnest($2::text[], "
+                      "$3::text[]) AS x(group_id, user_id) WHERE $1::text IS NOT NULL "
+                      "ON CONFLICT DO NOTHING",
+                      arrays, 2, NULL, err);
+    free_arrays(arrays, 2);
+    return rc;
+}
+
+static rs_status
+create_users_tx(rs_db_conn *conn, void *arg, struct rs_error *err)
+{
+    struct batch *b = arg;
+    struct identity_actor actor;
+    size_t i;
+    rs_status rc;
+
+    for (i = 0; i < b->n; i++) {
+        rs_error_clear(&b->e[i].fail);
+        b->e[i].created = NULL;
+    }
+    /* The organisation row lock serialises seat counting across creates. */
+    rc = identity_authorize(conn, b->call, b->org_id, IDENTITY_LOCK_ORG | IDENTITY_NEED_ADMIN,
+                            &actor, err);
+    if (rc == RS_OK)
+        rc = check_names(conn, b, err);
+    if (rc == RS_OK)
+        rc = check_externals(conn, b, err);
+    if (rc == RS_OK)
+        rc = check_groups(conn, b, err);
+    if (rc == RS_OK)
+        rc = check_seats(conn, b, err);
+    if (rc == RS_OK)
+        rc = insert_all(conn, b, err);
+    return rc;
+}
+
+/* The checks that need no database, into e->invalid. */
+static void
+validate_entry(struct entry *e)
+{
+    const Roster__Identity__V1__NewUser *in = e->in;
+    const Roster__Identity__V1__ExternalIdentityKey *key = in->external_identity;
+    struct rs_error *err = &e->invalid;
+    size_t k;
+    rs_status rc;
+
+    e->user.nickname = in->nickname;
+    e->user.user_type = in->user_type;
+    e->user.email = in->email;
+    e->user.phone = in->phone;
+    e->user.account_id = in->account_id;
+    rc = identity_validate_new_user(&e->user, err);
+    if (rc == RS_OK && key != NULL)
+        rc = identity_validate_external_key(key->platform, key->corp_id,
+                                            key->platform_user_id, err);
+    if (rc == RS_OK && key != NULL)
+        rc = identity_validate_text("union_id", key->union_id, IDENTITY_EXTERNAL_ID_MAX, true,
+                                    "EXTERNAL_ID_INVALID", err);
+    if (rc == RS_OK && in->n_group_ids > GROUPS_PER_USER_MAX) {
+        rs_error_set(err, RS_EINVAL, "BATCH_SIZE_INVALID",
+                     "invalid number of group_ids %zu: expected at most %d", in->n_group_ids,
+                     GROUPS_PER_USER_MAX);
+        rs_error_meta(err, "field", "group_ids");
+        rc = RS_EINVAL;
+    }
+    for (k = 0; rc == RS_OK && k < in->n_group_ids; k++)
+        rc = rs_validate_id("group_ids", in->group_ids[k], err);
+}
+
+static Roster__Identity__V1__EntryError *
+entry_error(rs_arena *arena, const struct rs_error *e)
+{
+    Roster__Identity__V1__EntryError *out = rs_arena_alloc(arena, sizeof(*out));
+    int i;
+
+    if (out == NULL)
+        return NULL;
+    roster__identity__v1__entry_error__init(out);
+    out->code = rs_status_to_grpc(e->code);
+    out->reason = rs_arena_strdup(arena, e->reason[0] != '\0' ? e->reason
+                                                              : rs_status_name(e->code));
+    out->message = rs_arena_strdup(arena, e->message);
+    out->metadata = rs_arena_alloc(arena, sizeof(*out->metadata) * (size_t)(e->n_meta + 1));
+    if (out->reason == NULL || out->message == NULL || out->metadata == NULL)
+        return NULL;
+    for (i = 0; i < e->n_meta; i++) {
+        Roster__Identity__V1__EntryError__MetadataEntry *m = rs_arena_alloc(arena, sizeof(*m));
+
+        if (m == NULL)
+            return NULL;
+        roster__identity__v1__entry_error__metadata_entry__init(m);
+        m->key = rs_arena_strdup(arena, e->meta_key[i]);
+        m->value = rs_arena_strdup(arena, e->meta_value[i]);
+        if (m->key == NULL || m->value == NULL)
+            return NULL;
+        out->metadata[out->n_metadata++] = m;
+    }
+    return out;
+}
+
+static rs_status
+build_response(struct batch *b, ProtobufCMessage **resp, struct rs_error *err)
+{
+    rs_arena *arena = rs_call_arena(b->call);
+    Roster__Identity__V1__CreateUsersResponse *out = rs_arena_alloc(arena, sizeof(*out));
+    size_t i;
+
+    if (out == NULL)
+        return identity_nomem(err);
+    roster__identity__v1__create_users_response__init(out);
+    out->results = rs_arena_alloc(arena, sizeof(*out->results) * b->n);
+    if (out->results == NULL)
+        return identity_nomem(err);
+    for (i = 0; i < b->n; i++) {
+        const struct entry *e = &b->e[i];
+        Roster__Identity__V1__CreateUsersResult *r = rs_arena_alloc(arena, sizeof(*r));
+
+        if (r == NULL)
+            return identity_nomem(err);
+        roster__identity__v1__create_users_result__init(r);
+        if (e->created != NULL) {
+            r->user = e->created;
+        } else {
+            r->error = entry_error(arena, e->invalid.code != RS_OK ? &e->invalid : &e->fail);
+            if (r->error == NULL)
+                return identity_nomem(err);
+        }
+        out->results[out->n_results++] = r;
+    }
+    *resp = &out->base;
+    return RS_OK;
+}
+
+rs_status
+identity_create_users(struct rs_call *call, const ProtobufCMessage *msg,
+                      ProtobufCMessage **resp, struct rs_error *err)
+{
+    const Roster__Identity__V1__CreateUsersRequest *req = (const void *)msg;
+    struct batch b;
+    size_t i;
+    size_t n_created = 0;
+    char created[24];
+    char refused[24];
+    rs_status rc;
+
+    rc = rs_validate_id("organization_id", req->organization_id, err);
+    if (rc != RS_OK)
+        return rc;
+    if (req->n_users < 1 || req->n_users > IDENTITY_BATCH_MAX) {
+        rs_error_set(err, RS_EINVAL, "BATCH_SIZE_INVALID",
+                     "invalid number of users %zu: expected 1 to %d", req->n_users,
+                     IDENTITY_BATCH_MAX);
+        rs_error_meta(err, "field", "users");
+        return RS_EINVAL;
+    }
+    memset(&b, 0, sizeof(b));
+    b.call = call;
+    b.org_id = req->organization_id;
+    b.n = req->n_users;
+    b.e = rs_arena_alloc(rs_call_arena(call), sizeof(*b.e) * b.n);
+    if (b.e == NULL)
+        return identity_nomem(err);
+    for (i = 0; i < b.n; i++) {
+        struct entry *e = &b.e[i];
+
+        memset(e, 0, sizeof(*e));
+        roster__identity__v1__create_user_request__init(&e->user);
+        e->in = req->users[i];
+        rs_error_clear(&e->invalid);
+        rs_error_clear(&e->fail);
+        rs_id_new(e->id);
+        validate_entry(e);
+    }
+    rc = identity_tx(call, b.org_id, create_users_tx, &b, err);
+    if (rc != RS_OK)
+        return rc;
+    for (i = 0; i < b.n; i++)
+        n_created += b.e[i].created != NULL;
+    snprintf(created, sizeof(created), "%zu", n_created);
+    snprintf(refused, sizeof(refused), "%zu", b.n - n_created);
+    rs_log_info(rs_call_log(call), "users created", "organization_id", b.org_id, "created",
+                created, "refused", refused, NULL);
+    return build_response(&b, resp, err);
+}
