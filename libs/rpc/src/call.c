@@ -26,6 +26,12 @@ rs_call_arena(struct rs_call *call)
     return call->arena;
 }
 
+int
+rs_call_max_message_bytes(struct rs_call *call)
+{
+    return call->server->max_message_bytes;
+}
+
 const struct rs_log_ctx *
 rs_call_log(struct rs_call *call)
 {

@@ -131,7 +131,7 @@ bind_tx(rs_db_conn *conn, void *arg, struct rs_error *err)
         rc = rs_db_query_arena(conn, arena, "identity.external_union_owner",
                                "SELECT user_id FROM identity.external_identities "
                                "WHERE organization_id = $1 AND platform = $2 "
-                               "AND union_id = $3 AND user_id <> $4 LIMIT 1",
+                               "AND union_id = $3 AND union_id <> '' AND user_id <> $4 LIMIT 1",
                                4, uparams, &res, err);
         if (rc != RS_OK)
             return rc;
@@ -348,7 +348,7 @@ identity_lookup_external_identity(struct rs_call *call, const ProtobufCMessage *
                                "SELECT " IDENTITY_USER_COLS " FROM identity.users u "
                                "JOIN identity.external_identities e ON e.user_id = u.id "
                                "WHERE e.organization_id = $1 AND e.platform = $2 "
-                               "AND e.union_id = $3 LIMIT 1",
+                               "AND e.union_id = $3 AND e.union_id <> '' LIMIT 1",
                                3, params, &res, err);
     if (rc != RS_OK)
         goto out;

@@ -23,7 +23,7 @@ struct entry {
     Roster__Identity__V1__CreateUserRequest user; /* points into in */
     char id[RS_ID_LEN + 1];
     struct rs_error invalid; /* found before the transaction */
-    struct rs_error fail;    /* found inside it; cleared when it is retried */
+    struct rs_error fail;    /* found inside it, and cleared when it is retried */
     Roster__Identity__V1__User *created;
 };
 
@@ -32,6 +32,7 @@ struct batch {
     const char *org_id;
     struct entry *e;
     size_t n;
+    ProtobufCMessage *resp;
 };
 
 static bool
@@ -46,7 +47,7 @@ key_of(const struct entry *e)
     return e->in->external_identity;
 }
 
-/* Runs one query whose parameters are the organisation and n array literals. */
+/* Runs one query whose parameters are the organisation id and n array literals. */
 static rs_status
 query_arrays(rs_db_conn *conn, struct batch *b, const char *name, const char *sql,
              struct rs_buf *arrays, int n, PGresult **res, struct rs_error *err)
@@ -84,31 +85,16 @@ open_arrays(struct rs_buf *arrays, int n)
     }
 }
 
-/*
- * Nicknames and account ids already used in the organisation, or earlier in
- * the batch. The organisation row lock keeps other creates out until commit.
- */
+/* Rejects nicknames and account ids that users of the organisation already have. */
 static rs_status
 check_names(rs_db_conn *conn, struct batch *b, struct rs_error *err)
 {
     struct rs_buf arrays[2];
     PGresult *res = NULL;
     size_t i;
-    size_t j;
     int r;
     rs_status rc;
 
-    for (i = 0; i < b->n; i++) {
-        for (j = 0; j < i && alive(&b->e[i]); j++) {
-            if (!alive(&b->e[j]))
-                continue;
-            if (strcmp(b->e[i].in->nickname, b->e[j].in->nickname) == 0)
-                identity_nickname_taken(b->e[i].in->nickname, &b->e[i].fail);
-            else if (b->e[i].in->account_id[0] != '\0' &&
-                     strcmp(b->e[i].in->account_id, b->e[j].in->account_id) == 0)
-                identity_account_id_taken(b->e[i].in->account_id, &b->e[i].fail);
-        }
-    }
     open_arrays(arrays, 2);
     for (i = 0; i < b->n; i++) {
         if (!alive(&b->e[i]))
@@ -118,9 +104,11 @@ check_names(rs_db_conn *conn, struct batch *b, struct rs_error *err)
             rs_buf_elem(&arrays[1], b->e[i].in->account_id);
     }
     rc = query_arrays(conn, b, "identity.users_batch_taken",
-                      "SELECT nickname, account_id FROM identity.users "
-                      "WHERE organization_id = $1 AND (nickname = ANY ($2::text[]) "
-                      "OR (account_id <> '' AND account_id = ANY ($3::text[])))",
+                      "SELECT nickname, '' FROM identity.users "
+                      "WHERE organization_id = $1 AND nickname = ANY ($2::text[]) "
+                      "UNION ALL SELECT '', account_id FROM identity.users "
+                      "WHERE organization_id = $1 AND account_id <> '' "
+                      "AND account_id = ANY ($3::text[])",
                       arrays, 2, &res, err);
     free_arrays(arrays, 2);
     if (rc != RS_OK)
@@ -159,31 +147,31 @@ same_union(const Roster__Identity__V1__ExternalIdentityKey *a,
            strcmp(a->union_id, b->union_id) == 0;
 }
 
-/* Marks entries whose key or union id another user, or an earlier entry, holds. */
+/* Marks the entries whose key or union id is bound to owner, an existing user. */
 static void
 mark_bound(struct batch *b, int platform, const char *corp_id, const char *platform_user_id,
            const char *union_id, const char *owner)
 {
-    Roster__Identity__V1__ExternalIdentityKey held = ROSTER__IDENTITY__V1__EXTERNAL_IDENTITY_KEY__INIT;
+    Roster__Identity__V1__ExternalIdentityKey bound_key = ROSTER__IDENTITY__V1__EXTERNAL_IDENTITY_KEY__INIT;
     size_t i;
 
-    held.platform = (Roster__Identity__V1__Platform)platform;
-    held.corp_id = (char *)corp_id;
-    held.platform_user_id = (char *)platform_user_id;
-    held.union_id = (char *)union_id;
+    bound_key.platform = (Roster__Identity__V1__Platform)platform;
+    bound_key.corp_id = (char *)corp_id;
+    bound_key.platform_user_id = (char *)platform_user_id;
+    bound_key.union_id = (char *)union_id;
     for (i = 0; i < b->n; i++) {
         struct entry *e = &b->e[i];
 
-        if (!alive(e) || key_of(e) == NULL || strcmp(e->id, owner) == 0)
+        if (!alive(e) || key_of(e) == NULL)
             continue;
-        if (same_key(key_of(e), &held))
+        if (same_key(key_of(e), &bound_key))
             identity_external_bound(corp_id, platform_user_id, owner, &e->fail);
-        else if (same_union(key_of(e), &held))
+        else if (same_union(key_of(e), &bound_key))
             identity_union_id_bound(union_id, owner, &e->fail);
     }
 }
 
-/* The rules of BindExternalIdentity, for every entry with a key at once. */
+/* Checks the rules of BindExternalIdentity for every entry with a key at once. */
 static rs_status
 check_externals(rs_db_conn *conn, struct batch *b, struct rs_error *err)
 {
@@ -204,13 +192,6 @@ check_externals(rs_db_conn *conn, struct batch *b, struct rs_error *err)
     }
     if (rc != RS_OK || !(locked[1] || locked[2] || locked[3]))
         return rc;
-    for (i = 0; i < b->n; i++) {
-        struct entry *e = &b->e[i];
-
-        if (alive(e) && key_of(e) != NULL)
-            mark_bound(b, key_of(e)->platform, key_of(e)->corp_id,
-                       key_of(e)->platform_user_id, key_of(e)->union_id, e->id);
-    }
     open_arrays(arrays, 4);
     for (i = 0; i < b->n; i++) {
         const struct entry *e = &b->e[i];
@@ -225,13 +206,18 @@ check_externals(rs_db_conn *conn, struct batch *b, struct rs_error *err)
         rs_buf_elem(&arrays[3], key_of(e)->union_id);
     }
     rc = query_arrays(conn, b, "identity.users_batch_bound",
-                      "SELECT x.platform, e.corp_id, e.platform_user_id, e.union_id, e.user_id "
-                      "FROM unnest($2::smallint[], $3::text[], $4::text[], $5::text[]) "
-                      "AS x(platform, corp_id, platform_user_id, union_id) "
-                      "JOIN identity.external_identities e ON e.organization_id = $1 "
-                      "AND e.platform = x.platform AND ((e.corp_id = x.corp_id "
-                      "AND e.platform_user_id = x.platform_user_id) "
-                      "OR (x.union_id <> '' AND e.union_id = x.union_id))",
+                      "WITH x AS (SELECT * FROM unnest($2::smallint[], $3::text[], "
+                      "$4::text[], $5::text[]) AS x(platform, corp_id, platform_user_id, "
+                      "union_id)) "
+                      "SELECT e.platform, e.corp_id, e.platform_user_id, e.union_id, e.user_id "
+                      "FROM x JOIN identity.external_identities e ON e.organization_id = $1 "
+                      "AND e.platform = x.platform AND e.corp_id = x.corp_id "
+                      "AND e.platform_user_id = x.platform_user_id "
+                      "UNION ALL "
+                      "SELECT e.platform, e.corp_id, e.platform_user_id, e.union_id, e.user_id "
+                      "FROM x JOIN identity.external_identities e ON e.organization_id = $1 "
+                      "AND e.platform = x.platform AND x.union_id <> '' AND e.union_id <> '' "
+                      "AND e.union_id = x.union_id",
                       arrays, 4, &res, err);
     free_arrays(arrays, 4);
     if (rc != RS_OK)
@@ -242,7 +228,7 @@ check_externals(rs_db_conn *conn, struct batch *b, struct rs_error *err)
     return RS_OK;
 }
 
-/* Every group an entry joins must be in the organisation and writable. */
+/* Checks that every group an entry joins is in the organisation and writable. */
 static rs_status
 check_groups(rs_db_conn *conn, struct batch *b, struct rs_error *err)
 {
@@ -289,14 +275,43 @@ check_groups(rs_db_conn *conn, struct batch *b, struct rs_error *err)
                 identity_group_not_found(b->org_id, g, &e->fail);
             else if (identity_group_writable(b->call, g, PQgetvalue(res, r, 1)[0] == 't',
                                              &e->fail) != RS_OK)
-                continue; /* the entry is refused; alive(e) ends the loop */
+                continue; /* the entry is rejected, and alive(e) ends the loop */
         }
     }
     return RS_OK;
 }
 
+/*
+ * Checks what depends on the other entries, in entry order: a nickname,
+ * account id, key or union id of an earlier accepted entry, then a seat.
+ * Only accepted entries count, so a rejected entry blocks nothing.
+ */
+static void
+admit(struct entry *e, const struct batch *b, struct identity_seats *seats)
+{
+    const struct entry *prev;
+
+    for (prev = b->e; prev < e && alive(e); prev++) {
+        if (!alive(prev))
+            continue;
+        if (strcmp(e->in->nickname, prev->in->nickname) == 0)
+            identity_nickname_taken(e->in->nickname, &e->fail);
+        else if (e->in->account_id[0] != '\0' &&
+                 strcmp(e->in->account_id, prev->in->account_id) == 0)
+            identity_account_id_taken(e->in->account_id, &e->fail);
+        else if (key_of(e) != NULL && key_of(prev) != NULL && same_key(key_of(e), key_of(prev)))
+            identity_external_bound(key_of(e)->corp_id, key_of(e)->platform_user_id, prev->id,
+                                    &e->fail);
+        else if (key_of(e) != NULL && key_of(prev) != NULL &&
+                 same_union(key_of(e), key_of(prev)))
+            identity_union_id_bound(key_of(e)->union_id, prev->id, &e->fail);
+    }
+    if (alive(e) && identity_seat_take(seats, e->in->user_type, 0, &e->fail) != RS_OK)
+        return; /* rejected, so the seat stays free for later entries */
+}
+
 static rs_status
-check_seats(rs_db_conn *conn, struct batch *b, struct rs_error *err)
+admit_all(rs_db_conn *conn, struct batch *b, struct rs_error *err)
 {
     struct identity_seats seats;
     size_t i;
@@ -304,9 +319,7 @@ check_seats(rs_db_conn *conn, struct batch *b, struct rs_error *err)
 
     rc = identity_seat_usage(conn, rs_call_arena(b->call), b->org_id, &seats, err);
     for (i = 0; rc == RS_OK && i < b->n; i++)
-        if (alive(&b->e[i]) &&
-            identity_seat_take(&seats, b->e[i].in->user_type, 0, &b->e[i].fail) != RS_OK)
-            continue; /* refused: the seat stays free for the entries after it */
+        admit(&b->e[i], b, &seats);
     return rc;
 }
 
@@ -349,7 +362,9 @@ insert_all(rs_db_conn *conn, struct batch *b, struct rs_error *err)
         rs_buf_elem(&arrays[5], e->in->account_id);
     }
     /* A clash that the checks could not see (a rename that committed since)
-     * skips the row rather than failing the batch. */
+     * skips the row rather than failing the batch.
+     * NOTE: such a row is reported as NICKNAME_TAKEN even when its account
+     * id clashed, and the seat it was given is not passed on. */
     rc = query_arrays(conn, b, "identity.users_batch_insert",
                       "INSERT INTO identity.users AS u (id, organization_id, nickname, "
                       "user_type, email, phone, account_id) "
@@ -416,67 +431,6 @@ insert_all(rs_db_conn *conn, struct batch *b, struct rs_error *err)
     return rc;
 }
 
-static rs_status
-create_users_tx(rs_db_conn *conn, void *arg, struct rs_error *err)
-{
-    struct batch *b = arg;
-    struct identity_actor actor;
-    size_t i;
-    rs_status rc;
-
-    for (i = 0; i < b->n; i++) {
-        rs_error_clear(&b->e[i].fail);
-        b->e[i].created = NULL;
-    }
-    /* The organisation row lock serialises seat counting across creates. */
-    rc = identity_authorize(conn, b->call, b->org_id, IDENTITY_LOCK_ORG | IDENTITY_NEED_ADMIN,
-                            &actor, err);
-    if (rc == RS_OK)
-        rc = check_names(conn, b, err);
-    if (rc == RS_OK)
-        rc = check_externals(conn, b, err);
-    if (rc == RS_OK)
-        rc = check_groups(conn, b, err);
-    if (rc == RS_OK)
-        rc = check_seats(conn, b, err);
-    if (rc == RS_OK)
-        rc = insert_all(conn, b, err);
-    return rc;
-}
-
-/* The checks that need no database, into e->invalid. */
-static void
-validate_entry(struct entry *e)
-{
-    const Roster__Identity__V1__NewUser *in = e->in;
-    const Roster__Identity__V1__ExternalIdentityKey *key = in->external_identity;
-    struct rs_error *err = &e->invalid;
-    size_t k;
-    rs_status rc;
-
-    e->user.nickname = in->nickname;
-    e->user.user_type = in->user_type;
-    e->user.email = in->email;
-    e->user.phone = in->phone;
-    e->user.account_id = in->account_id;
-    rc = identity_validate_new_user(&e->user, err);
-    if (rc == RS_OK && key != NULL)
-        rc = identity_validate_external_key(key->platform, key->corp_id,
-                                            key->platform_user_id, err);
-    if (rc == RS_OK && key != NULL)
-        rc = identity_validate_text("union_id", key->union_id, IDENTITY_EXTERNAL_ID_MAX, true,
-                                    "EXTERNAL_ID_INVALID", err);
-    if (rc == RS_OK && in->n_group_ids > GROUPS_PER_USER_MAX) {
-        rs_error_set(err, RS_EINVAL, "BATCH_SIZE_INVALID",
-                     "invalid number of group_ids %zu: expected at most %d", in->n_group_ids,
-                     GROUPS_PER_USER_MAX);
-        rs_error_meta(err, "field", "group_ids");
-        rc = RS_EINVAL;
-    }
-    for (k = 0; rc == RS_OK && k < in->n_group_ids; k++)
-        rc = rs_validate_id("group_ids", in->group_ids[k], err);
-}
-
 static Roster__Identity__V1__EntryError *
 entry_error(rs_arena *arena, const struct rs_error *e)
 {
@@ -509,7 +463,7 @@ entry_error(rs_arena *arena, const struct rs_error *e)
 }
 
 static rs_status
-build_response(struct batch *b, ProtobufCMessage **resp, struct rs_error *err)
+build_response(struct batch *b, struct rs_error *err)
 {
     rs_arena *arena = rs_call_arena(b->call);
     Roster__Identity__V1__CreateUsersResponse *out = rs_arena_alloc(arena, sizeof(*out));
@@ -537,8 +491,84 @@ build_response(struct batch *b, ProtobufCMessage **resp, struct rs_error *err)
         }
         out->results[out->n_results++] = r;
     }
-    *resp = &out->base;
+    b->resp = &out->base;
     return RS_OK;
+}
+
+static rs_status
+create_users_tx(rs_db_conn *conn, void *arg, struct rs_error *err)
+{
+    struct batch *b = arg;
+    struct identity_actor actor;
+    size_t size;
+    size_t i;
+    rs_status rc;
+
+    for (i = 0; i < b->n; i++) {
+        rs_error_clear(&b->e[i].fail);
+        b->e[i].created = NULL;
+    }
+    /* The organisation row lock serialises seat counting across creates. */
+    rc = identity_authorize(conn, b->call, b->org_id, IDENTITY_LOCK_ORG | IDENTITY_NEED_ADMIN,
+                            &actor, err);
+    if (rc == RS_OK)
+        rc = check_names(conn, b, err);
+    if (rc == RS_OK)
+        rc = check_externals(conn, b, err);
+    if (rc == RS_OK)
+        rc = check_groups(conn, b, err);
+    if (rc == RS_OK)
+        rc = admit_all(conn, b, err);
+    if (rc == RS_OK)
+        rc = insert_all(conn, b, err);
+    if (rc == RS_OK)
+        rc = build_response(b, err);
+    if (rc != RS_OK)
+        return rc;
+    /* Checked before commit: a reply too large to send would leave the
+     * caller unaware of users that were created. */
+    size = protobuf_c_message_get_packed_size(b->resp);
+    if (size > (size_t)rs_call_max_message_bytes(b->call)) {
+        rs_error_set(err, RS_ERESOURCE, "RESPONSE_TOO_LARGE",
+                     "the reply for %zu users would be %zu bytes, above the server's limit of "
+                     "%d bytes: send fewer users per call",
+                     b->n, size, rs_call_max_message_bytes(b->call));
+        return RS_ERESOURCE;
+    }
+    return RS_OK;
+}
+
+/* Validates the fields of one entry, the checks that need no database, into e->invalid. */
+static void
+validate_entry(struct entry *e)
+{
+    const Roster__Identity__V1__NewUser *in = e->in;
+    const Roster__Identity__V1__ExternalIdentityKey *key = in->external_identity;
+    struct rs_error *err = &e->invalid;
+    size_t k;
+    rs_status rc;
+
+    e->user.nickname = in->nickname;
+    e->user.user_type = in->user_type;
+    e->user.email = in->email;
+    e->user.phone = in->phone;
+    e->user.account_id = in->account_id;
+    rc = identity_validate_new_user(&e->user, err);
+    if (rc == RS_OK && key != NULL)
+        rc = identity_validate_external_key(key->platform, key->corp_id,
+                                            key->platform_user_id, err);
+    if (rc == RS_OK && key != NULL)
+        rc = identity_validate_text("union_id", key->union_id, IDENTITY_EXTERNAL_ID_MAX, true,
+                                    "EXTERNAL_ID_INVALID", err);
+    if (rc == RS_OK && in->n_group_ids > GROUPS_PER_USER_MAX) {
+        rs_error_set(err, RS_EINVAL, "BATCH_SIZE_INVALID",
+                     "invalid number of group_ids %zu: expected at most %d", in->n_group_ids,
+                     GROUPS_PER_USER_MAX);
+        rs_error_meta(err, "field", "group_ids");
+        rc = RS_EINVAL;
+    }
+    for (k = 0; rc == RS_OK && k < in->n_group_ids; k++)
+        rc = rs_validate_id("group_ids", in->group_ids[k], err);
 }
 
 rs_status
@@ -550,7 +580,7 @@ identity_create_users(struct rs_call *call, const ProtobufCMessage *msg,
     size_t i;
     size_t n_created = 0;
     char created[24];
-    char refused[24];
+    char rejected[24];
     rs_status rc;
 
     rc = rs_validate_id("organization_id", req->organization_id, err);
@@ -587,8 +617,9 @@ identity_create_users(struct rs_call *call, const ProtobufCMessage *msg,
     for (i = 0; i < b.n; i++)
         n_created += b.e[i].created != NULL;
     snprintf(created, sizeof(created), "%zu", n_created);
-    snprintf(refused, sizeof(refused), "%zu", b.n - n_created);
+    snprintf(rejected, sizeof(rejected), "%zu", b.n - n_created);
     rs_log_info(rs_call_log(call), "users created", "organization_id", b.org_id, "created",
-                created, "refused", refused, NULL);
-    return build_response(&b, resp, err);
+                created, "rejected", rejected, NULL);
+    *resp = b.resp;
+    return RS_OK;
 }

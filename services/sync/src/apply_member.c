@@ -200,7 +200,7 @@ load_states(struct chunk *c, rs_db_conn *conn, struct rs_error *err)
         " (SELECT u.id FROM identity.users u WHERE u.organization_id = $1 "
         "  AND u.id = x.stored_user), "
         " (SELECT e.user_id FROM identity.external_identities e WHERE e.organization_id = $1 "
-        "  AND e.platform = $2::smallint AND e.union_id = x.unionid AND x.unionid <> '' "
+        "  AND e.platform = $2::smallint AND e.union_id = x.unionid AND e.union_id <> '' "
         "  ORDER BY e.created_at LIMIT 1), "
         " (SELECT u.id FROM sync.members sm JOIN identity.users u "
         "  ON u.organization_id = $1 AND u.nickname = sm.pending_nickname "
