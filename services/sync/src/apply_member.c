@@ -1,13 +1,12 @@
 /*
  * services/sync/src/apply_member.c
- *    Start Sync for a chunk of members. The chunk's Roster users are found
- *    with one query. Members without a user are created, bound and put in
- *    their groups by identity's CreateUsers, one call per nickname round;
- *    members with a user are bound and given the batch's type and roles
- *    one by one, and their group memberships change in one batch per
- *    group. The chunk's items are recorded in plan order in one
- *    transaction. A failure of one member is its FAILED item, and the run
- *    goes on.
+ *    Start Sync for a chunk of members. One query finds the chunk's Roster
+ *    users. identity's CreateUsers creates, binds and groups the members
+ *    without a user, with one call per nickname round. Members with a user
+ *    are bound and given the batch's type and roles one by one, and their
+ *    group memberships change in one batch per group. The chunk's items
+ *    are recorded in plan order in one transaction. A failure of one
+ *    member is its FAILED item, and the run goes on.
  */
 #include "dataplane.h"
 
@@ -194,7 +193,7 @@ load_states(struct chunk *c, rs_db_conn *conn, struct rs_error *err)
         conn, c->arena, "sync.apply_member_states",
         "WITH x AS (SELECT * FROM unnest($5::int[], $6::text[], $7::text[], $8::text[]) "
         " AS x(i, userid, unionid, stored_user)), "
-        "pick AS (SELECT x.i, x.userid, coalesce("
+        "pick AS MATERIALIZED (SELECT x.i, x.userid, coalesce("
         " (SELECT e.user_id FROM identity.external_identities e WHERE e.organization_id = $1 "
         "  AND e.platform = $2::smallint AND e.corp_id = $3 AND e.platform_user_id = x.userid), "
         " (SELECT u.id FROM identity.users u WHERE u.organization_id = $1 "
@@ -208,16 +207,21 @@ load_states(struct chunk *c, rs_db_conn *conn, struct rs_error *err)
         "  AND sm.pending_nickname <> '' AND NOT EXISTS (SELECT 1 FROM "
         "  identity.external_identities e WHERE e.user_id = u.id))) AS id FROM x) "
         "SELECT pick.i, u.id, u.user_type, u.email, u.phone, "
-        " EXISTS (SELECT 1 FROM identity.external_identities e WHERE e.organization_id = $1 "
-        "  AND e.platform = $2::smallint AND e.corp_id = $3 AND e.platform_user_id = pick.userid "
-        "  AND e.user_id = u.id), "
+        " coalesce((SELECT e.user_id FROM identity.external_identities e "
+        "  WHERE e.organization_id = $1 AND e.platform = $2::smallint AND e.corp_id = $3 "
+        "  AND e.platform_user_id = pick.userid) = u.id, false), "
         " coalesce((SELECT array_agg(r.role_id ORDER BY r.role_id) FROM authz.user_org_roles r "
         "  WHERE r.user_id = u.id)::text, '{}'), "
-        " coalesce((SELECT string_agg(g.id, ',' ORDER BY g.id) FROM "
-        "  identity.user_group_members gm JOIN identity.user_groups g ON g.id = gm.group_id "
-        "  WHERE gm.user_id = u.id AND g.organization_id = $1 "
-        "  AND g.sync_platform = $2::smallint AND g.sync_corp_id = $3), '') "
-        "FROM pick JOIN identity.users u ON u.id = pick.id AND u.organization_id = $1",
+        /* Scalar subqueries and OFFSET 0 keep the planner from flattening
+         * these lookups. Right after a large sync the statistics are stale,
+         * and a flattened plan probes every group of the organisation for
+         * every user, or hashes every user and binding for every chunk. */
+        " coalesce((SELECT string_agg(gm.group_id, ',' ORDER BY gm.group_id) "
+        "  FROM identity.user_group_members gm WHERE gm.user_id = u.id "
+        "  AND (SELECT g.organization_id = $1 AND g.sync_platform = $2::smallint "
+        "  AND g.sync_corp_id = $3 FROM identity.user_groups g WHERE g.id = gm.group_id)), '') "
+        "FROM pick CROSS JOIN LATERAL (SELECT u0.id, u0.user_type, u0.email, u0.phone "
+        " FROM identity.users u0 WHERE u0.id = pick.id AND u0.organization_id = $1 OFFSET 0) u",
         8, params, &res, err);
     for (r = 0; rc == RS_OK && r < PQntuples(res); r++) {
         size_t w = (size_t)atol(PQgetvalue(res, r, 0));
@@ -271,7 +275,7 @@ nicknames(const struct sync_dp_apply *a, const struct sync_dp_member *m,
     return n;
 }
 
-/* A refusal of one CreateUsers entry, as the item's error. */
+/* Copies the error of one rejected CreateUsers entry into e. */
 static void
 entry_error(struct rs_error *e, const Roster__Identity__V1__EntryError *in)
 {
@@ -287,9 +291,9 @@ entry_error(struct rs_error *e, const Roster__Identity__V1__EntryError *in)
 }
 
 /*
- * One CreateUsers call for the members still waiting, each under its
- * round-th nickname candidate. A taken nickname waits for the next round;
- * any other refusal is the item's failure. Returns how many were sent.
+ * Sends one CreateUsers call for the members still waiting, each under its
+ * round-th nickname candidate. A taken nickname waits for the next round,
+ * and any other rejection is the item's failure. Returns how many were sent.
  */
 static size_t
 create_round(struct chunk *c, char (*cand)[2 + RANDOM_SUFFIX_TRIES][NICK_BYTES],
@@ -316,7 +320,7 @@ create_round(struct chunk *c, char (*cand)[2 + RANDOM_SUFFIX_TRIES][NICK_BYTES],
         if (!w->creating)
             continue;
         if (round >= n_cand[i]) {
-            w->creating = false; /* fail holds the last NICKNAME_TAKEN */
+            w->creating = false; /* fail is the last NICKNAME_TAKEN */
             continue;
         }
         u = rs_arena_alloc(c->arena, sizeof(*u));
@@ -352,7 +356,7 @@ create_round(struct chunk *c, char (*cand)[2 + RANDOM_SUFFIX_TRIES][NICK_BYTES],
         resp->n_results != n)
         rs_error_set(&e, RS_EINTERNAL, "INTERNAL", "identity returned %zu results for %zu users",
                      resp->n_results, n);
-    /* A refused call is the failure of every member in it. */
+    /* A rejected call is the failure of every member in it. */
     for (i = 0; i < n; i++) {
         struct work *w = sent[i];
         const Roster__Identity__V1__CreateUsersResult *r = e.code == RS_OK ? resp->results[i]
@@ -508,7 +512,7 @@ plan_groups(struct chunk *c, struct work *w, const struct state *st, struct rs_e
     return RS_OK;
 }
 
-/* Bind, profile and roles of a member whose user exists or was just created. */
+/* Sets the binding, profile and roles of a member whose user exists or was just created. */
 static void
 apply_user(struct chunk *c, struct work *w)
 {
@@ -653,7 +657,7 @@ chunk_record_tx(rs_db_conn *conn, void *arg, struct rs_error *err)
     return rc;
 }
 
-/* The item of w, or false when w is unchanged. */
+/* Fills the item of w, or returns false when w is unchanged. */
 static bool
 item_of(const struct work *w, struct sync_item *item)
 {
@@ -680,10 +684,10 @@ item_of(const struct work *w, struct sync_item *item)
 }
 
 /*
- * Records the chunk's items in plan order. A chunk with nothing but
- * unchanged members only adds to the count that is written later; any
- * other chunk writes its items, its members' users and every unchanged
- * count so far in one fenced transaction.
+ * Records the chunk's items in plan order. A chunk of unchanged members
+ * only adds to the count that is written later. Any other chunk writes its
+ * items, its members' users and every unchanged count so far in one fenced
+ * transaction.
  */
 static rs_status
 record_chunk(struct chunk *c, struct rs_error *err)
