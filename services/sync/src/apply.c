@@ -16,6 +16,7 @@
 
 #include <jansson.h>
 
+#include "roster/alloc.h"
 #include "roster/identity/v1/identity.pb-c.h"
 
 /* Members applied between two lease checks and group batches. */
@@ -361,35 +362,110 @@ sync_dp_unchanged(struct sync_dp_apply *a, int seq, struct rs_error *err)
     return RS_OK;
 }
 
-/* --- departments --- */
-
-struct dept_record {
+struct record_op {
     struct sync_dp_apply *a;
-    struct sync_dp_dept *d;
-    struct sync_item *item;
+    const struct sync_item *items;
+    size_t n_items;
+    int n_unchanged;
+    int next_seq;
+    rs_db_tx_fn write;
+    void *arg;
 };
 
 static rs_status
-dept_record_tx(rs_db_conn *conn, void *arg, struct rs_error *err)
+record_tx(rs_db_conn *conn, void *arg, struct rs_error *err)
 {
-    struct dept_record *r = arg;
-    char id[24];
-    const char *params[3] = { r->a->src.source_id, id, r->d->group_id };
+    struct record_op *op = arg;
     rs_status rc;
 
-    snprintf(id, sizeof(id), "%" PRId64, r->d->dept_id);
-    rc = sync_job_check_tx(r->a->job, conn, err);
-    if (rc == RS_OK && r->d->group_id[0] != '\0')
-        rc = rs_db_query(conn, "sync.apply_dept_group",
-                         "UPDATE sync.departments SET group_id = $3, "
-                         "flag = CASE WHEN flag = 1 THEN 0 ELSE flag END, "
-                         "previous_name = CASE WHEN flag = 1 THEN '' ELSE previous_name END, "
-                         "updated_at = now() WHERE source_id = $1 AND dept_id = $2::bigint "
-                         "AND (group_id IS DISTINCT FROM $3 OR flag = 1)",
-                         3, params, NULL, err);
+    rc = sync_job_check_tx(op->a->job, conn, err);
+    if (rc == RS_OK && op->write != NULL)
+        rc = op->write(conn, op->arg, err);
     if (rc == RS_OK)
-        rc = sync_job_item_tx(r->a->job, conn, r->item, err);
+        rc = sync_job_items_tx(op->a->job, conn, op->items, op->n_items, op->n_unchanged,
+                               op->next_seq, err);
     return rc;
+}
+
+rs_status
+sync_dp_record(struct sync_dp_apply *a, const struct sync_item *items, size_t n_items,
+               const int *unchanged, size_t n_unchanged, int last_seq, rs_db_tx_fn write,
+               void *arg, struct rs_error *err)
+{
+    struct record_op op;
+    size_t i;
+    rs_status rc = RS_OK;
+
+    if (n_items == 0) {
+        for (i = 0; rc == RS_OK && i < n_unchanged; i++)
+            rc = sync_dp_unchanged(a, unchanged[i], err);
+        return rc;
+    }
+    /* Earlier unchanged items, then this chunk's, all in this write. */
+    op.a = a;
+    op.items = items;
+    op.n_items = n_items;
+    op.n_unchanged = a->pending_unchanged + (int)n_unchanged;
+    op.next_seq = last_seq + 1;
+    op.write = write;
+    op.arg = arg;
+    rc = sync_tx(a->svc, record_tx, &op, err);
+    if (rc == RS_OK)
+        a->pending_unchanged = 0;
+    return rc;
+}
+
+/* --- departments --- */
+
+/* Departments applied between two lease checks, and recorded together. */
+#define DEPT_CHUNK 100
+
+/* The items of one chunk of departments, recorded together. */
+struct dept_chunk {
+    rs_arena *arena;
+    struct sync_item items[DEPT_CHUNK];
+    size_t n_items;
+    int unchanged[DEPT_CHUNK];
+    size_t n_unchanged;
+    int last_seq;
+    struct rs_buf dept_ids; /* departments whose group to store */
+    struct rs_buf group_ids;
+};
+
+struct dept_write {
+    struct sync_dp_apply *a;
+    struct dept_chunk *dc;
+};
+
+static rs_status
+dept_write_tx(rs_db_conn *conn, void *arg, struct rs_error *err)
+{
+    struct dept_write *w = arg;
+    const char *params[3] = { w->a->src.source_id, w->dc->dept_ids.data,
+                              w->dc->group_ids.data };
+
+    return rs_db_query(conn, "sync.apply_dept_groups",
+                       "UPDATE sync.departments d SET group_id = x.group_id, "
+                       "flag = CASE WHEN d.flag = 1 THEN 0 ELSE d.flag END, "
+                       "previous_name = CASE WHEN d.flag = 1 THEN '' ELSE d.previous_name END, "
+                       "updated_at = now() FROM unnest($2::bigint[], $3::text[]) "
+                       "AS x(dept_id, group_id) WHERE d.source_id = $1 "
+                       "AND d.dept_id = x.dept_id "
+                       "AND (d.group_id IS DISTINCT FROM x.group_id OR d.flag = 1)",
+                       3, params, NULL, err);
+}
+
+static rs_status
+record_depts(struct sync_dp_apply *a, struct dept_chunk *dc, struct rs_error *err)
+{
+    struct dept_write w = { a, dc };
+
+    rs_buf_str(&dc->dept_ids, "}");
+    rs_buf_str(&dc->group_ids, "}");
+    if (dc->dept_ids.oom || dc->group_ids.oom)
+        return sync_nomem(err);
+    return sync_dp_record(a, dc->items, dc->n_items, dc->unchanged, dc->n_unchanged,
+                          dc->last_seq, dept_write_tx, &w, err);
 }
 
 /* The existing synced group of d, if any: its id, name and parent. */
@@ -503,13 +579,13 @@ update_group(struct sync_dp_apply *a, rs_arena *arena, struct sync_dp_dept *d,
     return RS_OK;
 }
 
+/* Applies d and adds its item to dc. */
 static rs_status
-apply_dept(struct sync_dp_apply *a, struct sync_dp_dept *d, int seq, bool replay,
-           struct rs_error *err)
+apply_dept(struct sync_dp_apply *a, struct dept_chunk *dc, struct sync_dp_dept *d, int seq,
+           bool replay, struct rs_error *err)
 {
     rs_arena *arena = rs_arena_create();
-    struct sync_item item;
-    struct dept_record rec;
+    struct sync_item *item = &dc->items[dc->n_items];
     struct rs_error cerr;
     char *gid = NULL;
     char *gname = NULL;
@@ -555,42 +631,80 @@ apply_dept(struct sync_dp_apply *a, struct sync_dp_dept *d, int seq, bool replay
         goto record;
     }
 record:
-    memset(&item, 0, sizeof(item));
-    item.seq = seq;
-    item.node_kind = 2;
-    item.external_id = ext;
-    item.name = d->name;
-    item.group_id = d->group_id;
+    memset(item, 0, sizeof(*item));
+    item->seq = seq;
+    item->node_kind = 2;
+    item->external_id = rs_arena_strdup(dc->arena, ext);
+    item->name = d->name;
+    item->group_id = d->group_id;
+    if (item->external_id == NULL) {
+        rc = sync_nomem(err);
+        goto out;
+    }
     if (cerr.code != RS_OK) {
         if (cerr.code == RS_EABORTED && strcmp(cerr.reason, "LEASE_LOST") == 0) {
             *err = cerr;
             rc = cerr.code;
             goto out;
         }
-        item.outcome = SYNC_FAILED_ITEM;
-        item.reason = cerr.reason[0] != '\0' ? cerr.reason : rs_status_name(cerr.code);
-        item.message = cerr.message;
+        item->outcome = SYNC_FAILED_ITEM;
+        item->reason = rs_arena_strdup(dc->arena, cerr.reason[0] != '\0'
+                                                      ? cerr.reason
+                                                      : rs_status_name(cerr.code));
+        item->message = rs_arena_strdup(dc->arena, cerr.message);
+        if (item->reason == NULL || item->message == NULL) {
+            rc = sync_nomem(err);
+            goto out;
+        }
         d->group_id[0] = '\0';
     } else if (gid == NULL) {
-        item.outcome = SYNC_CREATED;
+        item->outcome = SYNC_CREATED;
     } else if (sent || strcmp(d->stored_group, d->group_id) != 0 ||
                d->flag == SYNC_FLAG_NAME_CHANGED) {
-        item.outcome = SYNC_UPDATED;
+        item->outcome = SYNC_UPDATED;
         if (d->flag == SYNC_FLAG_NAME_CHANGED)
-            item.reason = "NAME_CHANGED";
+            item->reason = "NAME_CHANGED";
     } else {
-        rc = sync_dp_unchanged(a, seq, err);
+        dc->unchanged[dc->n_unchanged++] = seq;
+        dc->last_seq = seq;
         goto out;
     }
-    rc = sync_dp_flush_unchanged(a, err);
-    if (rc != RS_OK)
-        goto out;
-    rec.a = a;
-    rec.d = d;
-    rec.item = &item;
-    rc = sync_tx(a->svc, dept_record_tx, &rec, err);
+    dc->n_items++;
+    dc->last_seq = seq;
+    if (d->group_id[0] != '\0') {
+        rs_buf_elem(&dc->dept_ids, ext);
+        rs_buf_elem(&dc->group_ids, d->group_id);
+    }
 out:
     rs_arena_destroy(arena);
+    return rc;
+}
+
+/* Applies the departments from..to-1 and records their items together. */
+static rs_status
+apply_depts(struct sync_dp_apply *a, size_t from, size_t to, struct rs_error *err)
+{
+    struct dept_chunk *dc = rs_calloc(1, sizeof(*dc));
+    size_t i;
+    rs_status rc = RS_OK;
+
+    if (dc == NULL || (dc->arena = rs_arena_create()) == NULL) {
+        rs_free(dc);
+        return sync_nomem(err);
+    }
+    rs_buf_str(&dc->dept_ids, "{");
+    rs_buf_str(&dc->group_ids, "{");
+    for (i = from; rc == RS_OK && i < to; i++) {
+        int seq = (int)i;
+
+        rc = apply_dept(a, dc, &a->depts[i], seq, seq < a->job->checkpoint, err);
+    }
+    if (rc == RS_OK)
+        rc = record_depts(a, dc, err);
+    rs_buf_free(&dc->dept_ids);
+    rs_buf_free(&dc->group_ids);
+    rs_arena_destroy(dc->arena);
+    rs_free(dc);
     return rc;
 }
 
@@ -599,15 +713,14 @@ run_plan(struct sync_dp_apply *a, struct rs_error *err)
 {
     size_t i;
     size_t end;
-    int seq;
     rs_status rc;
 
     rc = sync_job_set_total(a->job, (int)(a->n_depts + a->n_members), err);
-    for (i = 0; rc == RS_OK && i < a->n_depts; i++) {
-        seq = (int)i;
+    for (i = 0; rc == RS_OK && i < a->n_depts; i = end) {
+        end = i + DEPT_CHUNK < a->n_depts ? i + DEPT_CHUNK : a->n_depts;
         rc = sync_job_check(a->job, err);
         if (rc == RS_OK)
-            rc = apply_dept(a, &a->depts[i], seq, seq < a->job->checkpoint, err);
+            rc = apply_depts(a, i, end, err);
     }
     for (i = 0; rc == RS_OK && i < a->n_members; i = end) {
         end = i + MEMBER_CHUNK < a->n_members ? i + MEMBER_CHUNK : a->n_members;

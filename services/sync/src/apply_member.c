@@ -617,43 +617,33 @@ change_groups(struct chunk *c, bool add)
     }
 }
 
-struct chunk_record {
-    struct chunk *c;
-    struct sync_item *items;
-    size_t n_items;
-    int n_unchanged;
-    int next_seq;
+struct member_links {
+    const struct sync_dp_apply *a;
     struct rs_buf linked[2]; /* userids and the users they are now synced to */
     struct rs_buf unpend;    /* userids left without a user */
 };
 
 static rs_status
-chunk_record_tx(rs_db_conn *conn, void *arg, struct rs_error *err)
+member_links_tx(rs_db_conn *conn, void *arg, struct rs_error *err)
 {
-    struct chunk_record *r = arg;
-    const struct sync_dp_apply *a = r->c->a;
-    const char *params[3] = { a->src.source_id, r->linked[0].data, r->linked[1].data };
+    struct member_links *l = arg;
+    const char *params[3] = { l->a->src.source_id, l->linked[0].data, l->linked[1].data };
     rs_status rc;
 
-    rc = sync_job_check_tx(a->job, conn, err);
-    if (rc == RS_OK)
-        rc = rs_db_query(conn, "sync.apply_members_user",
-                         "UPDATE sync.members m SET user_id = x.user_id, pending_nickname = '', "
-                         "pending_at = NULL, updated_at = now() "
-                         "FROM unnest($2::text[], $3::text[]) AS x(userid, user_id) "
-                         "WHERE m.source_id = $1 AND m.userid = x.userid "
-                         "AND (m.user_id IS DISTINCT FROM x.user_id OR m.pending_nickname <> '')",
-                         3, params, NULL, err);
-    params[1] = r->unpend.data;
+    rc = rs_db_query(conn, "sync.apply_members_user",
+                     "UPDATE sync.members m SET user_id = x.user_id, pending_nickname = '', "
+                     "pending_at = NULL, updated_at = now() "
+                     "FROM unnest($2::text[], $3::text[]) AS x(userid, user_id) "
+                     "WHERE m.source_id = $1 AND m.userid = x.userid "
+                     "AND (m.user_id IS DISTINCT FROM x.user_id OR m.pending_nickname <> '')",
+                     3, params, NULL, err);
+    params[1] = l->unpend.data;
     if (rc == RS_OK)
         rc = rs_db_query(conn, "sync.apply_members_unpend",
                          "UPDATE sync.members SET pending_nickname = '', pending_at = NULL "
                          "WHERE source_id = $1 AND userid = ANY ($2::text[]) "
                          "AND pending_nickname <> ''",
                          2, params, NULL, err);
-    if (rc == RS_OK)
-        rc = sync_job_items_tx(a->job, conn, r->items, r->n_items, r->n_unchanged, r->next_seq,
-                               err);
     return rc;
 }
 
@@ -683,63 +673,54 @@ item_of(const struct work *w, struct sync_item *item)
     return true;
 }
 
-/*
- * Records the chunk's items in plan order. A chunk of unchanged members
- * only adds to the count that is written later. Any other chunk writes its
- * items, its members' users and every unchanged count so far in one fenced
- * transaction.
- */
+/* Records the chunk's items in plan order, with the users its members are synced to. */
 static rs_status
 record_chunk(struct chunk *c, struct rs_error *err)
 {
-    struct chunk_record r;
+    struct member_links links;
+    struct sync_item *items;
+    int *unchanged;
+    size_t n_items = 0;
+    size_t n_unchanged = 0;
     size_t i;
     int k;
-    rs_status rc = RS_OK;
+    rs_status rc;
 
-    memset(&r, 0, sizeof(r));
-    r.c = c;
-    r.items = rs_arena_alloc(c->arena, sizeof(*r.items) * (c->n + 1));
-    if (r.items == NULL)
+    items = rs_arena_alloc(c->arena, sizeof(*items) * (c->n + 1));
+    unchanged = rs_arena_alloc(c->arena, sizeof(*unchanged) * (c->n + 1));
+    if (items == NULL || unchanged == NULL)
         return sync_nomem(err);
-    for (i = 0; i < c->n; i++)
-        if (item_of(&c->w[i], &r.items[r.n_items]))
-            r.n_items++;
-    if (r.n_items == 0) {
-        for (i = 0; rc == RS_OK && i < c->n; i++)
-            rc = sync_dp_unchanged(c->a, c->w[i].seq, err);
-        return rc;
-    }
+    memset(&links, 0, sizeof(links));
+    links.a = c->a;
     for (k = 0; k < 2; k++)
-        rs_buf_str(&r.linked[k], "{");
-    rs_buf_str(&r.unpend, "{");
+        rs_buf_str(&links.linked[k], "{");
+    rs_buf_str(&links.unpend, "{");
     for (i = 0; i < c->n; i++) {
         const struct work *w = &c->w[i];
 
+        if (!item_of(w, &items[n_items])) {
+            unchanged[n_unchanged++] = w->seq;
+            continue;
+        }
+        n_items++;
         if (w->user_id[0] != '\0') {
-            rs_buf_elem(&r.linked[0], w->m->userid);
-            rs_buf_elem(&r.linked[1], w->user_id);
+            rs_buf_elem(&links.linked[0], w->m->userid);
+            rs_buf_elem(&links.linked[1], w->user_id);
         } else {
-            rs_buf_elem(&r.unpend, w->m->userid);
+            rs_buf_elem(&links.unpend, w->m->userid);
         }
     }
     for (k = 0; k < 2; k++)
-        rs_buf_str(&r.linked[k], "}");
-    rs_buf_str(&r.unpend, "}");
-    if (r.linked[0].oom || r.linked[1].oom || r.unpend.oom) {
+        rs_buf_str(&links.linked[k], "}");
+    rs_buf_str(&links.unpend, "}");
+    if (links.linked[0].oom || links.linked[1].oom || links.unpend.oom)
         rc = sync_nomem(err);
-        goto out;
-    }
-    /* Earlier unchanged members, then this chunk's, all in this write. */
-    r.n_unchanged = c->a->pending_unchanged + (int)(c->n - r.n_items);
-    r.next_seq = c->w[c->n - 1].seq + 1;
-    rc = sync_tx(c->a->svc, chunk_record_tx, &r, err);
-    if (rc == RS_OK)
-        c->a->pending_unchanged = 0;
-out:
+    else
+        rc = sync_dp_record(c->a, items, n_items, unchanged, n_unchanged, c->w[c->n - 1].seq,
+                            member_links_tx, &links, err);
     for (k = 0; k < 2; k++)
-        rs_buf_free(&r.linked[k]);
-    rs_buf_free(&r.unpend);
+        rs_buf_free(&links.linked[k]);
+    rs_buf_free(&links.unpend);
     return rc;
 }
 

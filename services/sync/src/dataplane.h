@@ -181,6 +181,18 @@ RS_MUSTCHECK rs_status sync_dp_flush_unchanged(struct sync_dp_apply *a, struct r
 /* Notes seq as unchanged (counted later, in batches). */
 RS_MUSTCHECK rs_status sync_dp_unchanged(struct sync_dp_apply *a, int seq, struct rs_error *err);
 
+/*
+ * Records one chunk of items, in plan order. A chunk without items only
+ * notes its unchanged seqs, which are counted later. Otherwise one fenced
+ * transaction runs write (the chunk's own rows, or NULL), writes the
+ * items, counts every unchanged item so far, and moves the checkpoint past
+ * last_seq. items and unchanged are borrowed.
+ */
+RS_MUSTCHECK rs_status sync_dp_record(struct sync_dp_apply *a, const struct sync_item *items,
+                                      size_t n_items, const int *unchanged, size_t n_unchanged,
+                                      int last_seq, rs_db_tx_fn write, void *arg,
+                                      struct rs_error *err);
+
 /* Applies members [from, to) of the plan (apply_member.c); seq of member i
  * is n_depts + i. */
 RS_MUSTCHECK rs_status sync_dp_apply_members(struct sync_dp_apply *a, size_t from, size_t to,
