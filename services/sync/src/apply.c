@@ -430,6 +430,11 @@ struct dept_chunk {
     int last_seq;
     struct rs_buf dept_ids; /* departments whose group to store */
     struct rs_buf group_ids;
+    struct {
+        char *id; /* NULL when the department has no group yet */
+        char *name;
+        char *parent;
+    } found[DEPT_CHUNK];
 };
 
 struct dept_write {
@@ -468,39 +473,77 @@ record_depts(struct sync_dp_apply *a, struct dept_chunk *dc, struct rs_error *er
                           dc->last_seq, dept_write_tx, &w, err);
 }
 
-/* The existing synced group of d, if any: its id, name and parent. */
+/*
+ * Finds the existing synced group, if any, of the departments from..to-1
+ * in one query: its id, name and parent, or NULL id.
+ */
 static rs_status
-find_group(struct sync_dp_apply *a, rs_arena *arena, const struct sync_dp_dept *d,
-           char **id, char **name, char **parent, struct rs_error *err)
+find_groups(struct sync_dp_apply *a, struct dept_chunk *dc, size_t from, size_t to,
+            struct rs_error *err)
 {
-    char dept[24];
+    struct rs_buf arr[3];
     char platform[8];
-    const char *params[5] = { a->src.org_id, platform, a->src.corp_id, dept, d->stored_group };
+    const char *params[6];
     rs_db_conn *conn = NULL;
     PGresult *res = NULL;
-    rs_status rc;
+    size_t i;
+    int r;
+    int k;
+    rs_status rc = RS_OK;
 
-    *id = NULL;
-    snprintf(dept, sizeof(dept), "%" PRId64, d->dept_id);
+    for (k = 0; k < 3; k++) {
+        memset(&arr[k], 0, sizeof(arr[k]));
+        rs_buf_str(&arr[k], "{");
+    }
+    for (i = from; i < to; i++) {
+        char num[24];
+
+        snprintf(num, sizeof(num), "%zu", i - from);
+        rs_buf_elem(&arr[0], num);
+        snprintf(num, sizeof(num), "%" PRId64, a->depts[i].dept_id);
+        rs_buf_elem(&arr[1], num);
+        rs_buf_elem(&arr[2], a->depts[i].stored_group);
+    }
     snprintf(platform, sizeof(platform), "%d", a->src.platform);
+    params[0] = a->src.org_id;
+    params[1] = platform;
+    params[2] = a->src.corp_id;
+    for (k = 0; k < 3; k++) {
+        rs_buf_str(&arr[k], "}");
+        if (arr[k].oom) {
+            rc = sync_nomem(err);
+            goto out;
+        }
+        params[3 + k] = arr[k].data;
+    }
     rc = sync_dp_acquire(a->svc, &conn, err);
-    if (rc != RS_OK)
-        return rc;
-    rc = rs_db_query_arena(conn, arena, "sync.apply_find_group",
-                           "SELECT id, name, coalesce(parent_id, '') FROM identity.user_groups "
-                           "WHERE organization_id = $1 AND sync_platform = $2::smallint "
-                           "AND sync_corp_id = $3 AND sync_department_id = $4 "
-                           "ORDER BY (id = $5) DESC, created_at LIMIT 1",
-                           5, params, &res, err);
+    if (rc == RS_OK)
+        rc = rs_db_query_arena(
+            conn, dc->arena, "sync.apply_find_groups",
+            "SELECT DISTINCT ON (x.k) x.k, g.id, g.name, coalesce(g.parent_id, '') "
+            "FROM unnest($4::int[], $5::text[], $6::text[]) AS x(k, dept, stored) "
+            "JOIN identity.user_groups g ON g.organization_id = $1 "
+            "AND g.sync_platform = $2::smallint AND g.sync_corp_id = $3 "
+            "AND g.sync_department_id = x.dept "
+            "ORDER BY x.k, (g.id = x.stored) DESC, g.created_at",
+            6, params, &res, err);
     rs_db_release(a->svc->pool, conn);
-    if (rc != RS_OK || PQntuples(res) == 0)
-        return rc;
-    *id = dup(arena, res, 0, 0);
-    *name = dup(arena, res, 0, 1);
-    *parent = dup(arena, res, 0, 2);
-    if (*id == NULL || *name == NULL || *parent == NULL)
-        return sync_nomem(err);
-    return RS_OK;
+    for (r = 0; rc == RS_OK && r < PQntuples(res); r++) {
+        size_t at = (size_t)atol(PQgetvalue(res, r, 0));
+
+        if (at >= DEPT_CHUNK)
+            continue;
+        dc->found[at].id = dup(dc->arena, res, r, 1);
+        dc->found[at].name = dup(dc->arena, res, r, 2);
+        dc->found[at].parent = dup(dc->arena, res, r, 3);
+        if (dc->found[at].id == NULL || dc->found[at].name == NULL ||
+            dc->found[at].parent == NULL)
+            rc = sync_nomem(err);
+    }
+out:
+    for (k = 0; k < 3; k++)
+        rs_buf_free(&arr[k]);
+    return rc;
 }
 
 /* Creates d's group; on a sibling name clash, as "<name> (<department id>)". */
@@ -579,17 +622,17 @@ update_group(struct sync_dp_apply *a, rs_arena *arena, struct sync_dp_dept *d,
     return RS_OK;
 }
 
-/* Applies d and adds its item to dc. */
+/* Applies d, the at-th department of dc, and adds its item to dc. */
 static rs_status
-apply_dept(struct sync_dp_apply *a, struct dept_chunk *dc, struct sync_dp_dept *d, int seq,
-           bool replay, struct rs_error *err)
+apply_dept(struct sync_dp_apply *a, struct dept_chunk *dc, size_t at, struct sync_dp_dept *d,
+           int seq, bool replay, struct rs_error *err)
 {
     rs_arena *arena = rs_arena_create();
     struct sync_item *item = &dc->items[dc->n_items];
     struct rs_error cerr;
-    char *gid = NULL;
-    char *gname = NULL;
-    char *gparent = NULL;
+    char *gid = dc->found[at].id;
+    char *gname = dc->found[at].name;
+    char *gparent = dc->found[at].parent;
     const char *parent_group = "";
     char *alt_name;
     char ext[24];
@@ -605,9 +648,7 @@ apply_dept(struct sync_dp_apply *a, struct dept_chunk *dc, struct sync_dp_dept *
         rc = sync_nomem(err);
         goto out;
     }
-    rc = find_group(a, arena, d, &gid, &gname, &gparent, err);
-    if (rc != RS_OK)
-        goto out;
+    rc = RS_OK;
     if (gid != NULL)
         snprintf(d->group_id, sizeof(d->group_id), "%s", gid);
     if (replay)
@@ -694,10 +735,11 @@ apply_depts(struct sync_dp_apply *a, size_t from, size_t to, struct rs_error *er
     }
     rs_buf_str(&dc->dept_ids, "{");
     rs_buf_str(&dc->group_ids, "{");
+    rc = find_groups(a, dc, from, to, err);
     for (i = from; rc == RS_OK && i < to; i++) {
         int seq = (int)i;
 
-        rc = apply_dept(a, dc, &a->depts[i], seq, seq < a->job->checkpoint, err);
+        rc = apply_dept(a, dc, i - from, &a->depts[i], seq, seq < a->job->checkpoint, err);
     }
     if (rc == RS_OK)
         rc = record_depts(a, dc, err);
