@@ -107,3 +107,36 @@ rs_buf_free(struct rs_buf *b)
     b->cap = 0;
     b->oom = false;
 }
+
+void
+rs_buf_arrays_open(struct rs_buf *bufs, size_t n)
+{
+    size_t i;
+
+    for (i = 0; i < n; i++) {
+        memset(&bufs[i], 0, sizeof(bufs[i]));
+        rs_buf_str(&bufs[i], "{");
+    }
+}
+
+bool
+rs_buf_arrays_close(struct rs_buf *bufs, size_t n)
+{
+    bool ok = true;
+    size_t i;
+
+    for (i = 0; i < n; i++) {
+        rs_buf_str(&bufs[i], "}");
+        ok = ok && !bufs[i].oom;
+    }
+    return ok;
+}
+
+void
+rs_buf_arrays_free(struct rs_buf *bufs, size_t n)
+{
+    size_t i;
+
+    for (i = 0; i < n; i++)
+        rs_buf_free(&bufs[i]);
+}

@@ -47,42 +47,41 @@ key_of(const struct entry *e)
     return e->in->external_identity;
 }
 
-/* Runs one query whose parameters are the organisation id and n array literals. */
+/*
+ * Ends the n array literals and runs one query whose parameters are the
+ * organisation id and the arrays, then frees the arrays.
+ */
 static rs_status
 query_arrays(rs_db_conn *conn, struct batch *b, const char *name, const char *sql,
              struct rs_buf *arrays, int n, PGresult **res, struct rs_error *err)
 {
     const char *params[8];
     int i;
+    rs_status rc;
 
+    if (!rs_buf_arrays_close(arrays, (size_t)n)) {
+        rs_buf_arrays_free(arrays, (size_t)n);
+        return identity_nomem(err);
+    }
     params[0] = b->org_id;
-    for (i = 0; i < n; i++) {
-        rs_buf_str(&arrays[i], "}");
-        if (arrays[i].oom)
-            return identity_nomem(err);
-        params[i + 1] = arrays[i].data;
-    }
-    return rs_db_query_arena(conn, rs_call_arena(b->call), name, sql, n + 1, params, res, err);
-}
-
-static void
-free_arrays(struct rs_buf *arrays, int n)
-{
-    int i;
-
     for (i = 0; i < n; i++)
-        rs_buf_free(&arrays[i]);
+        params[i + 1] = arrays[i].data;
+    rc = rs_db_query_arena(conn, rs_call_arena(b->call), name, sql, n + 1, params, res, err);
+    rs_buf_arrays_free(arrays, (size_t)n);
+    return rc;
 }
 
+/* Adds the platform, corp id, platform user id and union id of e's key to arrays. */
 static void
-open_arrays(struct rs_buf *arrays, int n)
+key_elems(struct rs_buf *arrays, const struct entry *e)
 {
-    int i;
+    char platform[4];
 
-    for (i = 0; i < n; i++) {
-        memset(&arrays[i], 0, sizeof(arrays[i]));
-        rs_buf_str(&arrays[i], "{");
-    }
+    snprintf(platform, sizeof(platform), "%d", (int)key_of(e)->platform);
+    rs_buf_elem(&arrays[0], platform);
+    rs_buf_elem(&arrays[1], key_of(e)->corp_id);
+    rs_buf_elem(&arrays[2], key_of(e)->platform_user_id);
+    rs_buf_elem(&arrays[3], key_of(e)->union_id);
 }
 
 /* Rejects nicknames and account ids that users of the organisation already have. */
@@ -95,7 +94,7 @@ check_names(rs_db_conn *conn, struct batch *b, struct rs_error *err)
     int r;
     rs_status rc;
 
-    open_arrays(arrays, 2);
+    rs_buf_arrays_open(arrays, 2);
     for (i = 0; i < b->n; i++) {
         if (!alive(&b->e[i]))
             continue;
@@ -110,7 +109,6 @@ check_names(rs_db_conn *conn, struct batch *b, struct rs_error *err)
                       "WHERE organization_id = $1 AND account_id <> '' "
                       "AND account_id = ANY ($3::text[])",
                       arrays, 2, &res, err);
-    free_arrays(arrays, 2);
     if (rc != RS_OK)
         return rc;
     for (r = 0; r < PQntuples(res); r++) {
@@ -192,19 +190,10 @@ check_externals(rs_db_conn *conn, struct batch *b, struct rs_error *err)
     }
     if (rc != RS_OK || !(locked[1] || locked[2] || locked[3]))
         return rc;
-    open_arrays(arrays, 4);
-    for (i = 0; i < b->n; i++) {
-        const struct entry *e = &b->e[i];
-        char platform[4];
-
-        if (!alive(e) || key_of(e) == NULL)
-            continue;
-        snprintf(platform, sizeof(platform), "%d", (int)key_of(e)->platform);
-        rs_buf_elem(&arrays[0], platform);
-        rs_buf_elem(&arrays[1], key_of(e)->corp_id);
-        rs_buf_elem(&arrays[2], key_of(e)->platform_user_id);
-        rs_buf_elem(&arrays[3], key_of(e)->union_id);
-    }
+    rs_buf_arrays_open(arrays, 4);
+    for (i = 0; i < b->n; i++)
+        if (alive(&b->e[i]) && key_of(&b->e[i]) != NULL)
+            key_elems(arrays, &b->e[i]);
     rc = query_arrays(conn, b, "identity.users_batch_bound",
                       "WITH x AS (SELECT * FROM unnest($2::smallint[], $3::text[], "
                       "$4::text[], $5::text[]) AS x(platform, corp_id, platform_user_id, "
@@ -219,13 +208,33 @@ check_externals(rs_db_conn *conn, struct batch *b, struct rs_error *err)
                       "AND e.platform = x.platform AND x.union_id <> '' AND e.union_id <> '' "
                       "AND e.union_id = x.union_id",
                       arrays, 4, &res, err);
-    free_arrays(arrays, 4);
     if (rc != RS_OK)
         return rc;
     for (r = 0; r < PQntuples(res); r++)
         mark_bound(b, atoi(PQgetvalue(res, r, 0)), PQgetvalue(res, r, 1),
                    PQgetvalue(res, r, 2), PQgetvalue(res, r, 3), PQgetvalue(res, r, 4));
     return RS_OK;
+}
+
+/* Returns the row of res whose first column is id, in rows sorted by it, or -1. */
+static int
+find_row(const PGresult *res, const char *id)
+{
+    int lo = 0;
+    int hi = PQntuples(res);
+
+    while (lo < hi) {
+        int mid = lo + (hi - lo) / 2;
+        int cmp = strcmp(PQgetvalue(res, mid, 0), id);
+
+        if (cmp == 0)
+            return mid;
+        if (cmp < 0)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    return -1;
 }
 
 /* Checks that every group an entry joins is in the organisation and writable. */
@@ -240,7 +249,7 @@ check_groups(rs_db_conn *conn, struct batch *b, struct rs_error *err)
     int r;
     rs_status rc;
 
-    open_arrays(arrays, 1);
+    rs_buf_arrays_open(arrays, 1);
     for (i = 0; i < b->n; i++) {
         if (!alive(&b->e[i]))
             continue;
@@ -250,16 +259,15 @@ check_groups(rs_db_conn *conn, struct batch *b, struct rs_error *err)
         }
     }
     if (!any) {
-        free_arrays(arrays, 1);
+        rs_buf_arrays_free(arrays, 1);
         return RS_OK;
     }
     /* KEY SHARE keeps the groups from being deleted before commit. */
     rc = query_arrays(conn, b, "identity.users_batch_groups",
                       "SELECT g.id, g.sync_platform IS NOT NULL FROM identity.user_groups g "
                       "WHERE g.organization_id = $1 AND g.id = ANY ($2::text[]) "
-                      "ORDER BY g.id FOR KEY SHARE",
+                      "ORDER BY g.id COLLATE \"C\" FOR KEY SHARE",
                       arrays, 1, &res, err);
-    free_arrays(arrays, 1);
     if (rc != RS_OK)
         return rc;
     for (i = 0; i < b->n; i++) {
@@ -268,10 +276,8 @@ check_groups(rs_db_conn *conn, struct batch *b, struct rs_error *err)
         for (k = 0; k < e->in->n_group_ids && alive(e); k++) {
             const char *g = e->in->group_ids[k];
 
-            for (r = 0; r < PQntuples(res); r++)
-                if (strcmp(PQgetvalue(res, r, 0), g) == 0)
-                    break;
-            if (r == PQntuples(res))
+            r = find_row(res, g);
+            if (r < 0)
                 identity_group_not_found(b->org_id, g, &e->fail);
             else if (identity_group_writable(b->call, g, PQgetvalue(res, r, 1)[0] == 't',
                                              &e->fail) != RS_OK)
@@ -346,7 +352,7 @@ insert_all(rs_db_conn *conn, struct batch *b, struct rs_error *err)
     int r;
     rs_status rc;
 
-    open_arrays(arrays, 6);
+    rs_buf_arrays_open(arrays, 6);
     for (i = 0; i < b->n; i++) {
         const struct entry *e = &b->e[i];
         char type[4];
@@ -374,7 +380,6 @@ insert_all(rs_db_conn *conn, struct batch *b, struct rs_error *err)
                       "AS x(id, nickname, user_type, email, phone, account_id, n) "
                       "ORDER BY x.n ON CONFLICT DO NOTHING RETURNING " IDENTITY_USER_COLS,
                       arrays, 6, &res, err);
-    free_arrays(arrays, 6);
     if (rc != RS_OK)
         return rc;
     for (r = 0; r < PQntuples(res); r++) {
@@ -390,31 +395,23 @@ insert_all(rs_db_conn *conn, struct batch *b, struct rs_error *err)
         if (alive(&b->e[i]) && b->e[i].created == NULL)
             identity_nickname_taken(b->e[i].in->nickname, &b->e[i].fail);
 
-    open_arrays(arrays, 6);
+    rs_buf_arrays_open(arrays, 5);
     for (i = 0; i < b->n; i++) {
-        const struct entry *e = &b->e[i];
-        char platform[4];
-
-        if (!alive(e) || key_of(e) == NULL)
+        if (!alive(&b->e[i]) || key_of(&b->e[i]) == NULL)
             continue;
-        snprintf(platform, sizeof(platform), "%d", (int)key_of(e)->platform);
-        rs_buf_elem(&arrays[0], platform);
-        rs_buf_elem(&arrays[1], key_of(e)->corp_id);
-        rs_buf_elem(&arrays[2], key_of(e)->platform_user_id);
-        rs_buf_elem(&arrays[3], e->id);
-        rs_buf_elem(&arrays[4], key_of(e)->union_id);
+        key_elems(arrays, &b->e[i]);
+        rs_buf_elem(&arrays[4], b->e[i].id);
     }
     rc = query_arrays(conn, b, "identity.users_batch_bind",
                       "INSERT INTO identity.external_identities (organization_id, platform, "
-                      "corp_id, platform_user_id, user_id, union_id) "
+                      "corp_id, platform_user_id, union_id, user_id) "
                       "SELECT $1, x.* FROM unnest($2::smallint[], $3::text[], $4::text[], "
                       "$5::text[], $6::text[]) AS x",
                       arrays, 5, NULL, err);
-    free_arrays(arrays, 6);
     if (rc != RS_OK)
         return rc;
 
-    open_arrays(arrays, 2);
+    rs_buf_arrays_open(arrays, 2);
     for (i = 0; i < b->n; i++)
         for (k = 0; alive(&b->e[i]) && k < b->e[i].in->n_group_ids; k++) {
             rs_buf_elem(&arrays[0], b->e[i].in->group_ids[k]);
@@ -427,7 +424,6 @@ insert_all(rs_db_conn *conn, struct batch *b, struct rs_error *err)
                       "$3::text[]) AS x(group_id, user_id) WHERE $1::text IS NOT NULL "
                       "ON CONFLICT DO NOTHING",
                       arrays, 2, NULL, err);
-    free_arrays(arrays, 2);
     return rc;
 }
 

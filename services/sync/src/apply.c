@@ -428,8 +428,7 @@ struct dept_chunk {
     int unchanged[DEPT_CHUNK];
     size_t n_unchanged;
     int last_seq;
-    struct rs_buf dept_ids; /* departments whose group to store */
-    struct rs_buf group_ids;
+    struct rs_buf groups[2]; /* departments and the groups to store for them */
     struct {
         char *id; /* NULL when the department has no group yet */
         char *name;
@@ -446,8 +445,8 @@ static rs_status
 dept_write_tx(rs_db_conn *conn, void *arg, struct rs_error *err)
 {
     struct dept_write *w = arg;
-    const char *params[3] = { w->a->src.source_id, w->dc->dept_ids.data,
-                              w->dc->group_ids.data };
+    const char *params[3] = { w->a->src.source_id, w->dc->groups[0].data,
+                              w->dc->groups[1].data };
 
     return rs_db_query(conn, "sync.apply_dept_groups",
                        "UPDATE sync.departments d SET group_id = x.group_id, "
@@ -465,9 +464,7 @@ record_depts(struct sync_dp_apply *a, struct dept_chunk *dc, struct rs_error *er
 {
     struct dept_write w = { a, dc };
 
-    rs_buf_str(&dc->dept_ids, "}");
-    rs_buf_str(&dc->group_ids, "}");
-    if (dc->dept_ids.oom || dc->group_ids.oom)
+    if (!rs_buf_arrays_close(dc->groups, 2))
         return sync_nomem(err);
     return sync_dp_record(a, dc->items, dc->n_items, dc->unchanged, dc->n_unchanged,
                           dc->last_seq, dept_write_tx, &w, err);
@@ -491,10 +488,7 @@ find_groups(struct sync_dp_apply *a, struct dept_chunk *dc, size_t from, size_t 
     int k;
     rs_status rc = RS_OK;
 
-    for (k = 0; k < 3; k++) {
-        memset(&arr[k], 0, sizeof(arr[k]));
-        rs_buf_str(&arr[k], "{");
-    }
+    rs_buf_arrays_open(arr, 3);
     for (i = from; i < to; i++) {
         char num[24];
 
@@ -508,14 +502,12 @@ find_groups(struct sync_dp_apply *a, struct dept_chunk *dc, size_t from, size_t 
     params[0] = a->src.org_id;
     params[1] = platform;
     params[2] = a->src.corp_id;
-    for (k = 0; k < 3; k++) {
-        rs_buf_str(&arr[k], "}");
-        if (arr[k].oom) {
-            rc = sync_nomem(err);
-            goto out;
-        }
-        params[3 + k] = arr[k].data;
+    if (!rs_buf_arrays_close(arr, 3)) {
+        rc = sync_nomem(err);
+        goto out;
     }
+    for (k = 0; k < 3; k++)
+        params[3 + k] = arr[k].data;
     rc = sync_dp_acquire(a->svc, &conn, err);
     if (rc == RS_OK)
         rc = rs_db_query_arena(
@@ -541,8 +533,7 @@ find_groups(struct sync_dp_apply *a, struct dept_chunk *dc, size_t from, size_t 
             rc = sync_nomem(err);
     }
 out:
-    for (k = 0; k < 3; k++)
-        rs_buf_free(&arr[k]);
+    rs_buf_arrays_free(arr, 3);
     return rc;
 }
 
@@ -713,8 +704,8 @@ record:
     dc->n_items++;
     dc->last_seq = seq;
     if (d->group_id[0] != '\0') {
-        rs_buf_elem(&dc->dept_ids, ext);
-        rs_buf_elem(&dc->group_ids, d->group_id);
+        rs_buf_elem(&dc->groups[0], ext);
+        rs_buf_elem(&dc->groups[1], d->group_id);
     }
 out:
     rs_arena_destroy(arena);
@@ -733,8 +724,7 @@ apply_depts(struct sync_dp_apply *a, size_t from, size_t to, struct rs_error *er
         rs_free(dc);
         return sync_nomem(err);
     }
-    rs_buf_str(&dc->dept_ids, "{");
-    rs_buf_str(&dc->group_ids, "{");
+    rs_buf_arrays_open(dc->groups, 2);
     rc = find_groups(a, dc, from, to, err);
     for (i = from; rc == RS_OK && i < to; i++) {
         int seq = (int)i;
@@ -743,8 +733,7 @@ apply_depts(struct sync_dp_apply *a, size_t from, size_t to, struct rs_error *er
     }
     if (rc == RS_OK)
         rc = record_depts(a, dc, err);
-    rs_buf_free(&dc->dept_ids);
-    rs_buf_free(&dc->group_ids);
+    rs_buf_arrays_free(dc->groups, 2);
     rs_arena_destroy(dc->arena);
     rs_free(dc);
     return rc;

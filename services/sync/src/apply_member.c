@@ -21,6 +21,14 @@
 #include "roster/identity/v1/identity.pb-c.h"
 
 #define GROUP_BATCH_MAX 1000
+/* identity's CreateUsers takes at most 100 groups per entry. */
+#define CREATE_GROUPS_MAX 100
+/*
+ * Requests stay well below identity's smallest practical message limit:
+ * an ordinary chunk fits in one call, and members in many departments
+ * are spread over several.
+ */
+#define CREATE_REQUEST_BYTES (48 * 1024)
 #define RANDOM_SUFFIX_TRIES 5
 #define NICK_BYTES (4 * SYNC_DP_NICKNAME_MAX + 1)
 
@@ -157,10 +165,7 @@ load_states(struct chunk *c, rs_db_conn *conn, struct rs_error *err)
     int k;
     rs_status rc = RS_OK;
 
-    for (k = 0; k < 4; k++) {
-        memset(&arr[k], 0, sizeof(arr[k]));
-        rs_buf_str(&arr[k], "{");
-    }
+    rs_buf_arrays_open(arr, 4);
     for (i = 0; i < c->n; i++) {
         char idx[24];
 
@@ -177,14 +182,12 @@ load_states(struct chunk *c, rs_db_conn *conn, struct rs_error *err)
     params[1] = platform;
     params[2] = a->src.corp_id;
     params[3] = a->src.source_id;
-    for (k = 0; k < 4; k++) {
-        rs_buf_str(&arr[k], "}");
-        if (arr[k].oom) {
-            rc = sync_nomem(err);
-            goto out;
-        }
-        params[4 + k] = arr[k].data;
+    if (!rs_buf_arrays_close(arr, 4)) {
+        rc = sync_nomem(err);
+        goto out;
     }
+    for (k = 0; k < 4; k++)
+        params[4 + k] = arr[k].data;
     /* Lookup order: the binding of this enterprise's userid, the user this
      * member was synced to, and the same person from another enterprise by
      * unionid (one person is one user). Last comes a user that a holder of
@@ -230,8 +233,7 @@ load_states(struct chunk *c, rs_db_conn *conn, struct rs_error *err)
             rc = parse_state(c, res, r, &c->w[w].st, err);
     }
 out:
-    for (k = 0; k < 4; k++)
-        rs_buf_free(&arr[k]);
+    rs_buf_arrays_free(arr, 4);
     return rc;
 }
 
@@ -290,63 +292,17 @@ entry_error(struct rs_error *e, const Roster__Identity__V1__EntryError *in)
         rs_error_meta(e, in->metadata[k]->key, in->metadata[k]->value);
 }
 
-/*
- * Sends one CreateUsers call for the members still waiting, each under its
- * round-th nickname candidate. A taken nickname waits for the next round,
- * and any other rejection is the item's failure. Returns how many were sent.
- */
-static size_t
-create_round(struct chunk *c, char (*cand)[2 + RANDOM_SUFFIX_TRIES][NICK_BYTES],
-             const size_t *n_cand, size_t round)
+/* Sends one CreateUsers call for the n members of sent, and reads their results. */
+static void
+send_creates(struct chunk *c, Roster__Identity__V1__NewUser **users, struct work **sent,
+             size_t n)
 {
-    struct sync_dp_apply *a = c->a;
     Roster__Identity__V1__CreateUsersRequest req = ROSTER__IDENTITY__V1__CREATE_USERS_REQUEST__INIT;
     Roster__Identity__V1__CreateUsersResponse *resp = NULL;
-    Roster__Identity__V1__NewUser **users;
-    struct work **sent;
     struct rs_error e;
-    size_t n = 0;
     size_t i;
 
-    users = rs_arena_alloc(c->arena, sizeof(*users) * (c->n + 1));
-    sent = rs_arena_alloc(c->arena, sizeof(*sent) * (c->n + 1));
-    if (users == NULL || sent == NULL)
-        return 0;
-    for (i = 0; i < c->n; i++) {
-        struct work *w = &c->w[i];
-        Roster__Identity__V1__NewUser *u;
-        Roster__Identity__V1__ExternalIdentityKey *key;
-
-        if (!w->creating)
-            continue;
-        if (round >= n_cand[i]) {
-            w->creating = false; /* fail is the last NICKNAME_TAKEN */
-            continue;
-        }
-        u = rs_arena_alloc(c->arena, sizeof(*u));
-        key = rs_arena_alloc(c->arena, sizeof(*key));
-        if (u == NULL || key == NULL)
-            return 0;
-        roster__identity__v1__new_user__init(u);
-        roster__identity__v1__external_identity_key__init(key);
-        u->nickname = cand[i][round];
-        u->user_type = (Roster__Identity__V1__UserType)a->req.user_type;
-        u->email = w->m->email;
-        u->phone = w->m->mobile;
-        key->platform = (Roster__Identity__V1__Platform)a->src.platform;
-        key->corp_id = a->src.corp_id;
-        key->platform_user_id = w->m->userid;
-        key->union_id = w->m->unionid;
-        u->external_identity = key;
-        u->group_ids = (char **)w->want;
-        u->n_group_ids = w->n_want;
-        rs_error_clear(&w->fail);
-        users[n] = u;
-        sent[n++] = w;
-    }
-    if (n == 0)
-        return 0;
-    req.organization_id = a->src.org_id;
+    req.organization_id = c->a->src.org_id;
     req.users = users;
     req.n_users = n;
     rs_error_clear(&e);
@@ -369,14 +325,95 @@ create_round(struct chunk *c, char (*cand)[2 + RANDOM_SUFFIX_TRIES][NICK_BYTES],
             snprintf(w->user_id, sizeof(w->user_id), "%s", r->user->user_id);
             w->created = true;
             w->creating = false;
-            w->n_add = 0; /* joined with the create */
+            /* The groups that went with the create are joined already. */
+            w->add += users[i]->n_group_ids;
+            w->n_add -= users[i]->n_group_ids;
         } else {
             entry_error(&w->fail, r->error);
             if (strcmp(w->fail.reason, "NICKNAME_TAKEN") != 0)
                 w->creating = false;
         }
     }
-    return n;
+}
+
+/* Builds the CreateUsers entry of w under nickname, or returns NULL when out of memory. */
+static Roster__Identity__V1__NewUser *
+new_user(struct chunk *c, struct work *w, char *nickname)
+{
+    struct sync_dp_apply *a = c->a;
+    Roster__Identity__V1__NewUser *u = rs_arena_alloc(c->arena, sizeof(*u));
+    Roster__Identity__V1__ExternalIdentityKey *key = rs_arena_alloc(c->arena, sizeof(*key));
+
+    if (u == NULL || key == NULL)
+        return NULL;
+    roster__identity__v1__new_user__init(u);
+    roster__identity__v1__external_identity_key__init(key);
+    u->nickname = nickname;
+    u->user_type = (Roster__Identity__V1__UserType)a->req.user_type;
+    u->email = w->m->email;
+    u->phone = w->m->mobile;
+    key->platform = (Roster__Identity__V1__Platform)a->src.platform;
+    key->corp_id = a->src.corp_id;
+    key->platform_user_id = w->m->userid;
+    key->union_id = w->m->unionid;
+    u->external_identity = key;
+    /* plan_groups put every wanted group in add, in order. Groups past
+     * identity's cap per entry are added afterwards like any other. */
+    u->group_ids = (char **)w->add;
+    u->n_group_ids = w->n_add < CREATE_GROUPS_MAX ? w->n_add : CREATE_GROUPS_MAX;
+    return u;
+}
+
+/*
+ * Sends the members still waiting, each under its round-th nickname
+ * candidate, in CreateUsers calls of at most CREATE_REQUEST_BYTES. A taken
+ * nickname waits for the next round, and any other rejection is the
+ * item's failure. Returns how many were sent.
+ */
+static size_t
+create_round(struct chunk *c, char (*cand)[2 + RANDOM_SUFFIX_TRIES][NICK_BYTES],
+             const size_t *n_cand, size_t round)
+{
+    Roster__Identity__V1__NewUser **users;
+    struct work **sent;
+    size_t total = 0;
+    size_t bytes = 0;
+    size_t n = 0;
+    size_t i;
+
+    users = rs_arena_alloc(c->arena, sizeof(*users) * (c->n + 1));
+    sent = rs_arena_alloc(c->arena, sizeof(*sent) * (c->n + 1));
+    if (users == NULL || sent == NULL)
+        return 0;
+    for (i = 0; i < c->n; i++) {
+        struct work *w = &c->w[i];
+        Roster__Identity__V1__NewUser *u;
+        size_t size;
+
+        if (!w->creating)
+            continue;
+        if (round >= n_cand[i]) {
+            w->creating = false; /* fail is the last NICKNAME_TAKEN */
+            continue;
+        }
+        u = new_user(c, w, cand[i][round]);
+        if (u == NULL)
+            return 0;
+        size = protobuf_c_message_get_packed_size(&u->base) + 8;
+        if (n > 0 && bytes + size > CREATE_REQUEST_BYTES) {
+            send_creates(c, users, sent, n);
+            total += n;
+            n = 0;
+            bytes = 0;
+        }
+        rs_error_clear(&w->fail);
+        users[n] = u;
+        sent[n++] = w;
+        bytes += size;
+    }
+    if (n > 0)
+        send_creates(c, users, sent, n);
+    return total + n;
 }
 
 /* Creates the users of every member marked creating, trying each member's
@@ -619,15 +656,16 @@ change_groups(struct chunk *c, bool add)
 
 struct member_links {
     const struct sync_dp_apply *a;
-    struct rs_buf linked[2]; /* userids and the users they are now synced to */
-    struct rs_buf unpend;    /* userids left without a user */
+    /* userids and the users they are now synced to, then userids left
+     * without a user */
+    struct rs_buf arrays[3];
 };
 
 static rs_status
 member_links_tx(rs_db_conn *conn, void *arg, struct rs_error *err)
 {
     struct member_links *l = arg;
-    const char *params[3] = { l->a->src.source_id, l->linked[0].data, l->linked[1].data };
+    const char *params[3] = { l->a->src.source_id, l->arrays[0].data, l->arrays[1].data };
     rs_status rc;
 
     rc = rs_db_query(conn, "sync.apply_members_user",
@@ -637,7 +675,7 @@ member_links_tx(rs_db_conn *conn, void *arg, struct rs_error *err)
                      "WHERE m.source_id = $1 AND m.userid = x.userid "
                      "AND (m.user_id IS DISTINCT FROM x.user_id OR m.pending_nickname <> '')",
                      3, params, NULL, err);
-    params[1] = l->unpend.data;
+    params[1] = l->arrays[2].data;
     if (rc == RS_OK)
         rc = rs_db_query(conn, "sync.apply_members_unpend",
                          "UPDATE sync.members SET pending_nickname = '', pending_at = NULL "
@@ -683,7 +721,6 @@ record_chunk(struct chunk *c, struct rs_error *err)
     size_t n_items = 0;
     size_t n_unchanged = 0;
     size_t i;
-    int k;
     rs_status rc;
 
     items = rs_arena_alloc(c->arena, sizeof(*items) * (c->n + 1));
@@ -692,9 +729,7 @@ record_chunk(struct chunk *c, struct rs_error *err)
         return sync_nomem(err);
     memset(&links, 0, sizeof(links));
     links.a = c->a;
-    for (k = 0; k < 2; k++)
-        rs_buf_str(&links.linked[k], "{");
-    rs_buf_str(&links.unpend, "{");
+    rs_buf_arrays_open(links.arrays, 3);
     for (i = 0; i < c->n; i++) {
         const struct work *w = &c->w[i];
 
@@ -704,23 +739,18 @@ record_chunk(struct chunk *c, struct rs_error *err)
         }
         n_items++;
         if (w->user_id[0] != '\0') {
-            rs_buf_elem(&links.linked[0], w->m->userid);
-            rs_buf_elem(&links.linked[1], w->user_id);
+            rs_buf_elem(&links.arrays[0], w->m->userid);
+            rs_buf_elem(&links.arrays[1], w->user_id);
         } else {
-            rs_buf_elem(&links.unpend, w->m->userid);
+            rs_buf_elem(&links.arrays[2], w->m->userid);
         }
     }
-    for (k = 0; k < 2; k++)
-        rs_buf_str(&links.linked[k], "}");
-    rs_buf_str(&links.unpend, "}");
-    if (links.linked[0].oom || links.linked[1].oom || links.unpend.oom)
+    if (!rs_buf_arrays_close(links.arrays, 3))
         rc = sync_nomem(err);
     else
         rc = sync_dp_record(c->a, items, n_items, unchanged, n_unchanged, c->w[c->n - 1].seq,
                             member_links_tx, &links, err);
-    for (k = 0; k < 2; k++)
-        rs_buf_free(&links.linked[k]);
-    rs_buf_free(&links.unpend);
+    rs_buf_arrays_free(links.arrays, 3);
     return rc;
 }
 

@@ -154,11 +154,12 @@ sync_dp_nickname(const char *base, const char *suffix, char *out, size_t out_siz
     }
     room = SYNC_DP_NICKNAME_MAX - (suffix_len > 0 ? suffix_cp + 1 : 0);
     base_len = utf8_prefix(base, room);
-    /* A cut that ends in white space would read as a different name. */
-    while (suffix_len > 0 && base_len > 0 && (base[base_len - 1] == ' ' ||
-                                              base[base_len - 1] == '\t'))
+    /* A cut that ends in white space would read as a different name, and
+     * identity rejects a nickname that ends in it. */
+    while ((suffix_len > 0 || base[base_len] != '\0') && base_len > 0 &&
+           (base[base_len - 1] == ' ' || base[base_len - 1] == '\t'))
         base_len--;
-    if (base_len + suffix_len + 2 > out_size) {
+    if (base_len + (suffix_len > 0 ? suffix_len + 1 : 0) + 1 > out_size) {
         out[0] = '\0';
         return;
     }

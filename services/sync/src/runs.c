@@ -214,10 +214,7 @@ sync_job_items_tx(struct sync_job *job, rs_db_conn *conn, const struct sync_item
     int k;
     rs_status rc = RS_OK;
 
-    for (k = 0; k < 9; k++) {
-        memset(&col[k], 0, sizeof(col[k]));
-        rs_buf_str(&col[k], "{");
-    }
+    rs_buf_arrays_open(col, 9);
     for (i = 0; i < n; i++) {
         const struct sync_item *it = &items[i];
         char num[3][16];
@@ -241,15 +238,13 @@ sync_job_items_tx(struct sync_job *job, rs_db_conn *conn, const struct sync_item
         rs_buf_elem(&col[7], or_empty(it->reason));
         rs_buf_elem(&col[8], or_empty(it->message));
     }
-    params[0] = job->run_id;
-    for (k = 0; k < 9; k++) {
-        rs_buf_str(&col[k], "}");
-        if (col[k].oom) {
-            rc = sync_nomem(err);
-            goto out;
-        }
-        params[k + 1] = col[k].data;
+    if (!rs_buf_arrays_close(col, 9)) {
+        rc = sync_nomem(err);
+        goto out;
     }
+    params[0] = job->run_id;
+    for (k = 0; k < 9; k++)
+        params[k + 1] = col[k].data;
     snprintf(unchanged, sizeof(unchanged), "%d", n_unchanged);
     snprintf(next, sizeof(next), "%d", next_seq);
     params[10] = unchanged;
@@ -271,8 +266,7 @@ sync_job_items_tx(struct sync_job *job, rs_db_conn *conn, const struct sync_item
         "checkpoint = greatest(checkpoint, $12::int) FROM c WHERE r.id = $1",
         12, params, NULL, err);
 out:
-    for (k = 0; k < 9; k++)
-        rs_buf_free(&col[k]);
+    rs_buf_arrays_free(col, 9);
     return rc;
 }
 

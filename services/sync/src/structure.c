@@ -74,8 +74,7 @@ fetched_build(const struct dt_org *org, struct fetched *f, struct rs_error *err)
     size_t j;
 
     bufs = fetched_bufs(f, &n);
-    for (i = 0; i < n; i++)
-        rs_buf_str(&bufs[i], "{");
+    rs_buf_arrays_open(bufs, n);
     for (i = 0; i < org->n_depts; i++) {
         const struct dt_department *d = &org->depts[i];
 
@@ -110,12 +109,7 @@ fetched_build(const struct dt_org *org, struct fetched *f, struct rs_error *err)
     }
     for (i = 0; i < org->n_skipped_users; i++)
         rs_buf_elem(&f->skipped_users, org->skipped_userids[i]);
-    for (i = 0; i < n; i++) {
-        rs_buf_str(&bufs[i], "}");
-        if (bufs[i].oom)
-            return sync_nomem(err);
-    }
-    return RS_OK;
+    return rs_buf_arrays_close(bufs, n) ? RS_OK : sync_nomem(err);
 }
 
 static rs_status

@@ -92,6 +92,38 @@ nickname_cut_drops_trailing_space(void **state)
 }
 
 static void
+nickname_four_byte_name_fills_buffer(void **state)
+{
+    char name[4 * 60 + 1] = "";
+    char out[NICK];
+    int i;
+
+    (void)state;
+    /* 50 four-byte characters need all 4 * 50 + 1 bytes of out. */
+    for (i = 0; i < 60; i++)
+        strcat(name, "😀");
+    sync_dp_nickname(name, NULL, out, sizeof(out));
+    assert_int_equal(strlen(out), 4 * 50);
+    assert_int_equal(code_points(out), 50);
+}
+
+static void
+nickname_cut_without_suffix_drops_space(void **state)
+{
+    char name[4 * 60 + 1] = "";
+    char out[NICK];
+    int i;
+
+    (void)state;
+    for (i = 0; i < 49; i++)
+        strcat(name, "长");
+    strcat(name, " 尾");
+    sync_dp_nickname(name, NULL, out, sizeof(out));
+    assert_int_equal(code_points(out), 49);
+    assert_int_equal(out[strlen(out) - 1] == ' ', 0);
+}
+
+static void
 nickname_long_suffix_is_cut(void **state)
 {
     char suffix[80];
@@ -145,6 +177,8 @@ main(void)
         cmocka_unit_test(nickname_long_name_is_cut_to_50),
         cmocka_unit_test(nickname_cut_keeps_whole_characters),
         cmocka_unit_test(nickname_cut_drops_trailing_space),
+        cmocka_unit_test(nickname_four_byte_name_fills_buffer),
+        cmocka_unit_test(nickname_cut_without_suffix_drops_space),
         cmocka_unit_test(nickname_long_suffix_is_cut),
         cmocka_unit_test(email_local_part),
         cmocka_unit_test(array_literal_escapes),

@@ -34,4 +34,11 @@ void rs_buf_elem(struct rs_buf *b, const char *s);
 /* Frees data and zeroes b, which can then be used again. */
 void rs_buf_free(struct rs_buf *b);
 
+/* Starts n array literals ("{") in bufs, each zeroed or freed before. */
+void rs_buf_arrays_open(struct rs_buf *bufs, size_t n);
+/* Ends n array literals ("}"); returns false if any of them ran out of memory. */
+bool rs_buf_arrays_close(struct rs_buf *bufs, size_t n);
+/* Frees n buffers, as rs_buf_free. */
+void rs_buf_arrays_free(struct rs_buf *bufs, size_t n);
+
 #endif /* RS_BUF_H */
