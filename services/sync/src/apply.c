@@ -448,14 +448,16 @@ dept_write_tx(rs_db_conn *conn, void *arg, struct rs_error *err)
     const char *params[3] = { w->a->src.source_id, w->dc->groups[0].data,
                               w->dc->groups[1].data };
 
+    /* = ANY keeps this on the primary key whatever the statistics say. */
     return rs_db_query(conn, "sync.apply_dept_groups",
-                       "UPDATE sync.departments d SET group_id = x.group_id, "
+                       "UPDATE sync.departments d SET "
+                       "group_id = ($3::text[])[array_position($2::bigint[], d.dept_id)], "
                        "flag = CASE WHEN d.flag = 1 THEN 0 ELSE d.flag END, "
                        "previous_name = CASE WHEN d.flag = 1 THEN '' ELSE d.previous_name END, "
-                       "updated_at = now() FROM unnest($2::bigint[], $3::text[]) "
-                       "AS x(dept_id, group_id) WHERE d.source_id = $1 "
-                       "AND d.dept_id = x.dept_id "
-                       "AND (d.group_id IS DISTINCT FROM x.group_id OR d.flag = 1)",
+                       "updated_at = now() WHERE d.source_id = $1 "
+                       "AND d.dept_id = ANY ($2::bigint[]) "
+                       "AND (d.group_id IS DISTINCT FROM ($3::text[])[array_position("
+                       "$2::bigint[], d.dept_id)] OR d.flag = 1)",
                        3, params, NULL, err);
 }
 

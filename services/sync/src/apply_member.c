@@ -668,12 +668,16 @@ member_links_tx(rs_db_conn *conn, void *arg, struct rs_error *err)
     const char *params[3] = { l->a->src.source_id, l->arrays[0].data, l->arrays[1].data };
     rs_status rc;
 
+    /* = ANY keeps this on the primary key: right after Update Structure the
+     * statistics are stale, and a join with the array hashed the source's
+     * every member for each chunk. */
     rc = rs_db_query(conn, "sync.apply_members_user",
-                     "UPDATE sync.members m SET user_id = x.user_id, pending_nickname = '', "
-                     "pending_at = NULL, updated_at = now() "
-                     "FROM unnest($2::text[], $3::text[]) AS x(userid, user_id) "
-                     "WHERE m.source_id = $1 AND m.userid = x.userid "
-                     "AND (m.user_id IS DISTINCT FROM x.user_id OR m.pending_nickname <> '')",
+                     "UPDATE sync.members m SET "
+                     "user_id = ($3::text[])[array_position($2::text[], m.userid)], "
+                     "pending_nickname = '', pending_at = NULL, updated_at = now() "
+                     "WHERE m.source_id = $1 AND m.userid = ANY ($2::text[]) "
+                     "AND (m.user_id IS DISTINCT FROM ($3::text[])[array_position($2::text[], "
+                     "m.userid)] OR m.pending_nickname <> '')",
                      3, params, NULL, err);
     params[1] = l->arrays[2].data;
     if (rc == RS_OK)

@@ -32,6 +32,9 @@ struct fetched {
     struct rs_buf skipped_depts, skipped_users;
 };
 
+/* Structure changes from which on the run refreshes the planner statistics. */
+#define ANALYZE_AFTER_ITEMS 1000
+
 struct structure_op {
     struct sync_job *job;
     struct fetched *f;
@@ -539,6 +542,29 @@ request_force(const char *request_json)
     return force;
 }
 
+/*
+ * Refreshes the planner statistics of the structure tables after a large
+ * change. Until autovacuum gets to them, a Start Sync right after the
+ * first Update Structure of a large directory plans its per-chunk
+ * statements for nearly empty tables. A failure only costs speed.
+ */
+static void
+analyze_structure(struct sync_job *job)
+{
+    rs_db_conn *conn = NULL;
+    struct rs_error e;
+
+    rs_error_clear(&e);
+    if (sync_dp_acquire(job->svc, &conn, &e) == RS_OK)
+        (void)exec(conn, "sync.dp_structure_analyze",
+                   "ANALYZE sync.departments, sync.members, sync.member_departments", 0, NULL,
+                   &e);
+    rs_db_release(job->svc->pool, conn);
+    if (e.code != RS_OK)
+        rs_log_warn(&job->log, "could not refresh the statistics of the structure tables",
+                    "reason", e.reason, "error", e.message, NULL);
+}
+
 static rs_status
 warn_skipped(struct sync_job *job, const struct dt_org *org, struct rs_error *err)
 {
@@ -619,6 +645,8 @@ sync_exec_structure(struct sync_job *job, struct rs_error *err)
     rc = sync_tx(svc, structure_tx, &op, err);
     if (rc == RS_OK)
         rs_log_info(&job->log, "structure updated", NULL);
+    if (rc == RS_OK && op.n_items >= ANALYZE_AFTER_ITEMS)
+        analyze_structure(job);
 out:
     fetched_free(&f);
     dt_org_free(&org);
