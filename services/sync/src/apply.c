@@ -448,7 +448,7 @@ dept_write_tx(rs_db_conn *conn, void *arg, struct rs_error *err)
     const char *params[3] = { w->a->src.source_id, w->dc->groups[0].data,
                               w->dc->groups[1].data };
 
-    /* = ANY keeps this on the primary key whatever the statistics say. */
+    /* = ANY keeps this on the primary key, even with stale statistics. */
     return rs_db_query(conn, "sync.apply_dept_groups",
                        "UPDATE sync.departments d SET "
                        "group_id = ($3::text[])[array_position($2::bigint[], d.dept_id)], "

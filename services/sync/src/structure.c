@@ -32,7 +32,7 @@ struct fetched {
     struct rs_buf skipped_depts, skipped_users;
 };
 
-/* Structure changes from which on the run refreshes the planner statistics. */
+/* Number of changed nodes from which Update Structure refreshes the planner statistics. */
 #define ANALYZE_AFTER_ITEMS 1000
 
 struct structure_op {

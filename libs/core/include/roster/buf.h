@@ -11,9 +11,9 @@
 #include "roster/status.h"
 
 /*
- * Starts zeroed; owns data, freed by rs_buf_free. An allocation failure
- * sets oom and makes later appends do nothing, so a caller checks oom once
- * when it is done.
+ * A text buffer that starts zeroed and owns data, freed by rs_buf_free.
+ * An allocation failure sets oom and makes later appends do nothing, so a
+ * caller checks oom once when it is done.
  */
 struct rs_buf {
     char *data;
