@@ -14,8 +14,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include <openssl/rand.h>
-
 #include "google/protobuf/field_mask.pb-c.h"
 #include "roster/authz/v1/authz.pb-c.h"
 #include "roster/identity/v1/identity.pb-c.h"
@@ -29,8 +27,6 @@
  * are spread over several.
  */
 #define CREATE_REQUEST_BYTES (48 * 1024)
-#define RANDOM_SUFFIX_TRIES 5
-#define NICK_BYTES (4 * SYNC_DP_NICKNAME_MAX + 1)
 
 /* The Roster user of a member, with its type, profile, roles and groups. */
 struct state {
@@ -237,45 +233,6 @@ out:
     return rc;
 }
 
-/* Nickname candidates: the name, then the source's suffix rule, then
- * random four-digit suffixes; each cut to 50 code points. */
-static size_t
-nicknames(const struct sync_dp_apply *a, const struct sync_dp_member *m,
-          char out[][NICK_BYTES], size_t max)
-{
-    char local[128];
-    const char *rule = NULL;
-    size_t n = 0;
-    int i;
-
-    sync_dp_nickname(m->name, NULL, out[n++], NICK_BYTES);
-    switch (a->src.nickname_suffix) {
-    case ROSTER__SYNC__V1__NICKNAME_SUFFIX__NICKNAME_SUFFIX_JOB_NUMBER:
-        rule = m->job_number;
-        break;
-    case ROSTER__SYNC__V1__NICKNAME_SUFFIX__NICKNAME_SUFFIX_MOBILE:
-        rule = m->mobile;
-        break;
-    case ROSTER__SYNC__V1__NICKNAME_SUFFIX__NICKNAME_SUFFIX_EMAIL:
-        sync_dp_email_local(m->email, local, sizeof(local));
-        rule = local;
-        break;
-    default:
-        break;
-    }
-    if (rule != NULL && rule[0] != '\0' && n < max)
-        sync_dp_nickname(m->name, rule, out[n++], NICK_BYTES);
-    for (i = 0; i < RANDOM_SUFFIX_TRIES && n < max; i++) {
-        unsigned char r[2];
-        char digits[8];
-
-        if (RAND_bytes(r, sizeof(r)) != 1)
-            r[0] = r[1] = (unsigned char)(i * 37);
-        snprintf(digits, sizeof(digits), "%04u", ((unsigned)r[0] << 8 | r[1]) % 10000u);
-        sync_dp_nickname(m->name, digits, out[n++], NICK_BYTES);
-    }
-    return n;
-}
 
 /* Copies the error of one rejected CreateUsers entry into e. */
 static void
@@ -371,7 +328,7 @@ new_user(struct chunk *c, struct work *w, char *nickname)
  * item's failure. Returns how many were sent.
  */
 static size_t
-create_round(struct chunk *c, char (*cand)[2 + RANDOM_SUFFIX_TRIES][NICK_BYTES],
+create_round(struct chunk *c, char (*cand)[SYNC_DP_NICKNAMES_MAX][SYNC_DP_NICK_BYTES],
              const size_t *n_cand, size_t round)
 {
     Roster__Identity__V1__NewUser **users;
@@ -421,7 +378,7 @@ create_round(struct chunk *c, char (*cand)[2 + RANDOM_SUFFIX_TRIES][NICK_BYTES],
 static rs_status
 create_users(struct chunk *c, struct rs_error *err)
 {
-    char (*cand)[2 + RANDOM_SUFFIX_TRIES][NICK_BYTES];
+    char (*cand)[SYNC_DP_NICKNAMES_MAX][SYNC_DP_NICK_BYTES];
     size_t *n_cand;
     size_t round;
     size_t i;
@@ -431,7 +388,7 @@ create_users(struct chunk *c, struct rs_error *err)
     if (cand == NULL || n_cand == NULL)
         return sync_nomem(err);
     for (i = 0; i < c->n; i++)
-        n_cand[i] = c->w[i].creating ? nicknames(c->a, c->w[i].m, cand[i], 2 + RANDOM_SUFFIX_TRIES)
+        n_cand[i] = c->w[i].creating ? sync_dp_nicknames(c->a, c->w[i].m, cand[i], SYNC_DP_NICKNAMES_MAX)
                                      : 0;
     for (round = 0; create_round(c, cand, n_cand, round) > 0; round++)
         ;

@@ -1,7 +1,7 @@
 /*
  * services/sync/src/apply_support.c
- *    Small helpers of the data plane: id lists,
- *    the source's settings, calls to identity and authz, nicknames.
+ *    Small helpers of the data plane: id lists, nickname candidates,
+ *    the source's settings, and calls to identity and authz.
  */
 #include "dataplane.h"
 
@@ -9,6 +9,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+
+#include <openssl/rand.h>
 
 #include "roster/alloc.h"
 #include "roster/str.h"
@@ -186,4 +188,42 @@ sync_dp_email_local(const char *email, char *out, size_t out_size)
         n = out_size - 1;
     memcpy(out, email, n);
     out[n] = '\0';
+}
+
+size_t
+sync_dp_nicknames(const struct sync_dp_apply *a, const struct sync_dp_member *m,
+                  char out[][SYNC_DP_NICK_BYTES], size_t max)
+{
+    char local[128];
+    const char *rule = NULL;
+    size_t n = 0;
+    int i;
+
+    sync_dp_nickname(m->name, NULL, out[n++], SYNC_DP_NICK_BYTES);
+    switch (a->src.nickname_suffix) {
+    case ROSTER__SYNC__V1__NICKNAME_SUFFIX__NICKNAME_SUFFIX_JOB_NUMBER:
+        rule = m->job_number;
+        break;
+    case ROSTER__SYNC__V1__NICKNAME_SUFFIX__NICKNAME_SUFFIX_MOBILE:
+        rule = m->mobile;
+        break;
+    case ROSTER__SYNC__V1__NICKNAME_SUFFIX__NICKNAME_SUFFIX_EMAIL:
+        sync_dp_email_local(m->email, local, sizeof(local));
+        rule = local;
+        break;
+    default:
+        break;
+    }
+    if (rule != NULL && rule[0] != '\0' && n < max)
+        sync_dp_nickname(m->name, rule, out[n++], SYNC_DP_NICK_BYTES);
+    for (i = 0; i < SYNC_DP_RANDOM_SUFFIXES && n < max; i++) {
+        unsigned char r[2];
+        char digits[8];
+
+        if (RAND_bytes(r, sizeof(r)) != 1)
+            r[0] = r[1] = (unsigned char)(i * 37);
+        snprintf(digits, sizeof(digits), "%04u", ((unsigned)r[0] << 8 | r[1]) % 10000u);
+        sync_dp_nickname(m->name, digits, out[n++], SYNC_DP_NICK_BYTES);
+    }
+    return n;
 }

@@ -76,6 +76,12 @@ RS_MUSTCHECK rs_status sync_dp_call(struct sync_service *svc, bool to_authz,
  */
 void sync_dp_nickname(const char *base, const char *suffix, char *out, size_t out_size);
 
+/* Bytes of one nickname candidate: 50 code points of up to 4 bytes, and NUL. */
+#define SYNC_DP_NICK_BYTES (4 * SYNC_DP_NICKNAME_MAX + 1)
+/* Random four-digit suffixes tried after the name and the source's rule. */
+#define SYNC_DP_RANDOM_SUFFIXES 5
+#define SYNC_DP_NICKNAMES_MAX (2 + SYNC_DP_RANDOM_SUFFIXES)
+
 /* The part of an e-mail address before '@' into out; "" without '@'. */
 void sync_dp_email_local(const char *email, char *out, size_t out_size);
 
@@ -172,6 +178,14 @@ struct sync_dp_apply {
     int pending_unchanged; /* unchanged items not yet counted */
     int pending_from;      /* seq of the first of them */
 };
+
+/*
+ * Writes m's nickname candidates into out and returns how many: the name,
+ * then the source's suffix rule, then random four-digit suffixes, each cut
+ * to 50 code points. At most max.
+ */
+size_t sync_dp_nicknames(const struct sync_dp_apply *a, const struct sync_dp_member *m,
+                         char out[][SYNC_DP_NICK_BYTES], size_t max);
 
 /* Group of a department of the plan, or NULL when it has none. */
 const char *sync_dp_group_of(const struct sync_dp_apply *a, int64_t dept_id);
