@@ -200,3 +200,98 @@ def test_members(ctx):
         organization_id=o.organization_id, group_id=g.group_id),
         actor=owner.user_id)
     assert got.member_count == 500
+
+
+def batch_groups(ctx, o, owner, entries, token=None):
+    resp = ctx.call("CreateUserGroups", pb.CreateUserGroupsRequest(
+        organization_id=o.organization_id, groups=entries), actor=owner.user_id, token=token)
+    assert len(resp.results) == len(entries)
+    return resp.results
+
+
+def group_names_under(ctx, o, owner, parent=""):
+    resp = ctx.call("ListUserGroups", pb.ListUserGroupsRequest(
+        organization_id=o.organization_id, parent_group_id=parent, page_size=1000),
+        actor=owner.user_id)
+    return sorted(g.name for g in resp.groups)
+
+
+def test_batch_creates_groups_in_order(ctx, org):
+    o, owner = org
+    root = mkgroup(ctx, o, owner, "集团")
+    src = pb.SyncSource(platform=pb.PLATFORM_DINGTALK, corp_id="dingbatch",
+                        department_id="42")
+    synced = pb.CreateUserGroupRequest(name="钉钉部门 🚀", sync_source=src)
+    results = batch_groups(ctx, o, owner, [
+        pb.CreateUserGroupRequest(name="研发 R&D", parent_group_id=root.group_id),
+        pb.CreateUserGroupRequest(organization_id=o.organization_id, name="市场部",
+                                  description="华东"),
+        synced,
+    ], token=ctx.sync_token)
+    assert [r.HasField("group") for r in results] == [True, True, True]
+    assert results[0].group.path == "集团/研发 R&D"
+    assert results[0].group.depth == 2
+    assert results[1].group.description == "华东"
+    assert results[2].group.sync_source.department_id == "42"
+    got = ctx.call("GetUserGroup", pb.GetUserGroupRequest(
+        organization_id=o.organization_id, group_id=results[0].group.group_id),
+        actor=owner.user_id)
+    assert got.name == "研发 R&D"
+
+
+def test_batch_rejects_entries_alone(ctx, org):
+    o, owner = org
+    root = mkgroup(ctx, o, owner, "总部")
+    chain = root
+    for name in ("二", "三", "四", "五"):
+        chain = mkgroup(ctx, o, owner, name, chain.group_id)
+    src = pb.SyncSource(platform=pb.PLATFORM_DINGTALK, corp_id="dingx", department_id="7")
+    other_org, other_owner = ctx.new_org()
+    elsewhere = mkgroup(ctx, other_org, other_owner, "别处")
+    entries = [
+        pb.CreateUserGroupRequest(name="总部"),                                   # taken
+        pb.CreateUserGroupRequest(name="新部门"),                                 # created
+        pb.CreateUserGroupRequest(name="新部门"),                                 # taken by 1
+        pb.CreateUserGroupRequest(name="深", parent_group_id=chain.group_id),     # depth 6
+        pb.CreateUserGroupRequest(name="孤", parent_group_id="0" * 32),           # no parent
+        pb.CreateUserGroupRequest(name="外", parent_group_id=elsewhere.group_id),  # other org
+        pb.CreateUserGroupRequest(name="坏\x01名"),                              # invalid
+        pb.CreateUserGroupRequest(name="同步", sync_source=src),                  # no scope
+        pb.CreateUserGroupRequest(organization_id=other_org.organization_id,
+                                  name="错组织"),                                 # org mismatch
+        pb.CreateUserGroupRequest(name="子部门", parent_group_id=root.group_id),   # created
+    ]
+    results = batch_groups(ctx, o, owner, entries)
+    expected = [(6, "GROUP_NAME_TAKEN"), None, (6, "GROUP_NAME_TAKEN"),
+                (9, "GROUP_DEPTH_EXCEEDED"), (5, "GROUP_NOT_FOUND"), (5, "GROUP_NOT_FOUND"),
+                (3, "GROUP_NAME_INVALID"), (7, "SYNC_SCOPE_REQUIRED"), (3, "FIELD_INVALID"),
+                None]
+    for i, (r, want) in enumerate(zip(results, expected)):
+        if want is None:
+            assert r.HasField("group"), (i, r.error.reason)
+        else:
+            assert not r.HasField("group"), i
+            assert (r.error.code, r.error.reason) == want, i
+    assert results[4].error.metadata["group_id"] == "0" * 32
+    assert group_names_under(ctx, o, owner) == ["总部", "新部门"]
+    assert group_names_under(ctx, o, owner, root.group_id) == ["二", "子部门"]
+    assert group_names_under(ctx, o, owner, chain.group_id) == []
+    assert group_names_under(ctx, other_org, other_owner) == ["别处"]
+
+
+def test_batch_whole_call_errors(ctx, org):
+    o, owner = org
+    ctx.refused("CreateUserGroups", pb.CreateUserGroupsRequest(
+        organization_id=o.organization_id), grpc.StatusCode.INVALID_ARGUMENT,
+        "BATCH_SIZE_INVALID", actor=owner.user_id)
+    ctx.refused("CreateUserGroups", pb.CreateUserGroupsRequest(
+        organization_id=o.organization_id,
+        groups=[pb.CreateUserGroupRequest(name="g%d" % i) for i in range(1001)]),
+        grpc.StatusCode.INVALID_ARGUMENT, "BATCH_SIZE_INVALID", actor=owner.user_id)
+    visitor = ctx.call("CreateUser", pb.CreateUserRequest(
+        organization_id=o.organization_id, nickname="访客甲",
+        user_type=pb.USER_TYPE_VISITOR), actor=owner.user_id)
+    ctx.refused("CreateUserGroups", pb.CreateUserGroupsRequest(
+        organization_id=o.organization_id, groups=[pb.CreateUserGroupRequest(name="x")]),
+        grpc.StatusCode.PERMISSION_DENIED, "NOT_ORGANIZATION_ADMIN", actor=visitor.user_id)
+    assert group_names_under(ctx, o, owner) == []

@@ -126,7 +126,11 @@ IDENTITY_REQUESTS = {
     "DisableUser": lambda s: _ident(s, pb.SetUserEnabledRequest, user_id=s.w.user()),
     "EnableUser": lambda s: _ident(s, pb.SetUserEnabledRequest, user_id=s.w.user()),
     "DeleteUser": lambda s: _ident(s, pb.DeleteUserRequest, user_id=s.w.user()),
+    "CreateUsers": lambda s: _ident(s, pb.CreateUsersRequest, users=[
+        pb.NewUser(nickname=_name(), user_type=pb.USER_TYPE_ANALYST)]),
     "CreateUserGroup": lambda s: _ident(s, pb.CreateUserGroupRequest, name=_name()),
+    "CreateUserGroups": lambda s: _ident(s, pb.CreateUserGroupsRequest, groups=[
+        pb.CreateUserGroupRequest(name=_name())]),
     "GetUserGroup": lambda s: _ident(s, pb.GetUserGroupRequest, group_id=s.group()),
     "ListUserGroups": lambda s: _ident(s, pb.ListUserGroupsRequest),
     "RenameUserGroup": lambda s: _ident(s, pb.RenameUserGroupRequest,
@@ -253,6 +257,7 @@ RULES = {
         "GetOrganization": ANYONE,
         "UpdateOrganization": ADMIN,
         "CreateUser": ADMIN,
+        "CreateUsers": ADMIN,
         "GetUser": ANYONE,
         "ListUsers": ANYONE,
         "UpdateUser": ADMIN,
@@ -260,6 +265,7 @@ RULES = {
         "EnableUser": ADMIN,
         "DeleteUser": ADMIN,
         "CreateUserGroup": ADMIN,
+        "CreateUserGroups": ADMIN,
         "GetUserGroup": ANYONE,
         "ListUserGroups": ANYONE,
         "RenameUserGroup": ADMIN,

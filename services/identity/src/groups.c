@@ -149,39 +149,25 @@ validate_name_description(const char *name, const char *description, struct rs_e
                                   "GROUP_DESCRIPTION_INVALID", err);
 }
 
-struct group_op {
-    struct rs_call *call;
-    const void *req;
-    char new_id[RS_ID_LEN + 1];
-    Roster__Identity__V1__UserGroup *group;
-};
-
-static rs_status
-create_group_tx(rs_db_conn *conn, void *arg, struct rs_error *err)
+rs_status
+identity_insert_group(rs_db_conn *conn, struct rs_call *call,
+                      const Roster__Identity__V1__CreateUserGroupRequest *req,
+                      const char *creator_id, const char *new_id,
+                      Roster__Identity__V1__UserGroup **out, struct rs_error *err)
 {
-    struct group_op *op = arg;
-    const Roster__Identity__V1__CreateUserGroupRequest *req = op->req;
     const Roster__Identity__V1__SyncSource *src = req->sync_source;
-    rs_arena *arena = rs_call_arena(op->call);
+    rs_arena *arena = rs_call_arena(call);
     Roster__Identity__V1__UserGroup *parent = NULL;
-    struct identity_actor actor;
     const char *params[10];
     int depth = 1;
     rs_status rc;
 
-    rc = identity_authorize(conn, op->call, req->organization_id, IDENTITY_NEED_ADMIN,
-                            &actor, err);
-    if (rc != RS_OK)
-        return rc;
-    rc = identity_lock_group_tree(conn, req->organization_id, err);
-    if (rc != RS_OK)
-        return rc;
     if (req->parent_group_id[0] != '\0') {
         rc = identity_load_group(conn, arena, req->organization_id, req->parent_group_id,
                                  true, &parent, err);
         if (rc != RS_OK)
             return rc;
-        rc = identity_check_group_writable(op->call, parent, err);
+        rc = identity_check_group_writable(call, parent, err);
         if (rc != RS_OK)
             return rc;
         depth = parent->depth + 1;
@@ -192,7 +178,7 @@ create_group_tx(rs_db_conn *conn, void *arg, struct rs_error *err)
                             req->name, NULL, err);
     if (rc != RS_OK)
         return rc;
-    params[0] = op->new_id;
+    params[0] = new_id;
     params[1] = req->organization_id;
     params[2] = parent != NULL ? parent->group_id : NULL;
     params[3] = req->name;
@@ -201,7 +187,7 @@ create_group_tx(rs_db_conn *conn, void *arg, struct rs_error *err)
     params[6] = src != NULL ? identity_int_param(arena, src->platform) : NULL;
     params[7] = src != NULL ? src->corp_id : NULL;
     params[8] = src != NULL ? src->department_id : NULL;
-    params[9] = actor.user_id;
+    params[9] = creator_id;
     rc = rs_db_query_arena(conn, arena, "identity.group_insert",
                            "INSERT INTO identity.user_groups (id, organization_id, parent_id, "
                            "name, description, depth, sync_platform, sync_corp_id, "
@@ -217,8 +203,48 @@ create_group_tx(rs_db_conn *conn, void *arg, struct rs_error *err)
         return rc;
     }
     /* Read back in a new statement: group_path() must see the inserted row. */
-    return identity_load_group(conn, arena, req->organization_id, op->new_id, false,
-                               &op->group, err);
+    return identity_load_group(conn, arena, req->organization_id, new_id, false, out, err);
+}
+
+rs_status
+identity_validate_new_group(struct rs_call *call,
+                            const Roster__Identity__V1__CreateUserGroupRequest *req,
+                            struct rs_error *err)
+{
+    rs_status rc = RS_OK;
+
+    if (req->parent_group_id[0] != '\0')
+        rc = rs_validate_id("parent_group_id", req->parent_group_id, err);
+    if (rc == RS_OK)
+        rc = validate_name_description(req->name, req->description, err);
+    if (rc == RS_OK && req->sync_source != NULL)
+        rc = validate_sync_source(call, req->sync_source, err);
+    return rc;
+}
+
+struct group_op {
+    struct rs_call *call;
+    const void *req;
+    char new_id[RS_ID_LEN + 1];
+    Roster__Identity__V1__UserGroup *group;
+};
+
+static rs_status
+create_group_tx(rs_db_conn *conn, void *arg, struct rs_error *err)
+{
+    struct group_op *op = arg;
+    const Roster__Identity__V1__CreateUserGroupRequest *req = op->req;
+    struct identity_actor actor;
+    rs_status rc;
+
+    rc = identity_authorize(conn, op->call, req->organization_id, IDENTITY_NEED_ADMIN,
+                            &actor, err);
+    if (rc == RS_OK)
+        rc = identity_lock_group_tree(conn, req->organization_id, err);
+    if (rc != RS_OK)
+        return rc;
+    return identity_insert_group(conn, op->call, req, actor.user_id, op->new_id, &op->group,
+                                 err);
 }
 
 rs_status
@@ -233,12 +259,8 @@ identity_create_user_group(struct rs_call *call, const ProtobufCMessage *msg,
     op.call = call;
     op.req = req;
     rc = rs_validate_id("organization_id", req->organization_id, err);
-    if (rc == RS_OK && req->parent_group_id[0] != '\0')
-        rc = rs_validate_id("parent_group_id", req->parent_group_id, err);
     if (rc == RS_OK)
-        rc = validate_name_description(req->name, req->description, err);
-    if (rc == RS_OK && req->sync_source != NULL)
-        rc = validate_sync_source(call, req->sync_source, err);
+        rc = identity_validate_new_group(call, req, err);
     if (rc != RS_OK)
         return rc;
     rs_id_new(op.new_id);

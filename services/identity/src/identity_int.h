@@ -311,6 +311,22 @@ RS_MUSTCHECK rs_status identity_load_group(rs_db_conn *conn, rs_arena *arena,
                                            Roster__Identity__V1__UserGroup **out,
                                            struct rs_error *err);
 
+/*
+ * Inserts the group of req (fields validated) under a new id, after the
+ * parent, depth and sibling-name checks, and reads it back into *out
+ * (from the call's arena). REQUIRES: inside a transaction that holds the
+ * group tree lock, the actor authorised as an administrator.
+ */
+RS_MUSTCHECK rs_status identity_insert_group(
+    rs_db_conn *conn, struct rs_call *call,
+    const Roster__Identity__V1__CreateUserGroupRequest *req, const char *creator_id,
+    const char *new_id, Roster__Identity__V1__UserGroup **out, struct rs_error *err);
+
+/* Validates a CreateUserGroupRequest's fields other than organization_id. */
+RS_MUSTCHECK rs_status identity_validate_new_group(
+    struct rs_call *call, const Roster__Identity__V1__CreateUserGroupRequest *req,
+    struct rs_error *err);
+
 /* Fills err with NOT_FOUND GROUP_NOT_FOUND for group_id; returns its code. */
 rs_status identity_group_not_found(const char *org_id, const char *group_id,
                                    struct rs_error *err);
@@ -361,5 +377,12 @@ rs_status identity_union_id_bound(const char *union_id, const char *owner_id,
 
 /* users_batch.c */
 IDENTITY_HANDLER(identity_create_users);
+
+/* Converts e into a batch entry's error, allocated from arena; NULL when out of memory. */
+Roster__Identity__V1__EntryError *identity_entry_error(rs_arena *arena,
+                                                      const struct rs_error *e);
+
+/* groups_batch.c */
+IDENTITY_HANDLER(identity_create_user_groups);
 
 #endif /* IDENTITY_INT_H */

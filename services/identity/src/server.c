@@ -31,6 +31,8 @@ static const struct rs_rpc_method methods[] = {
     M("DeleteUser", delete_user_request, delete_user_response, identity_delete_user, ACTOR),
     M("CreateUserGroup", create_user_group_request, user_group, identity_create_user_group,
       ACTOR),
+    M("CreateUserGroups", create_user_groups_request, create_user_groups_response,
+      identity_create_user_groups, ACTOR),
     M("GetUserGroup", get_user_group_request, user_group, identity_get_user_group, ACTOR),
     M("ListUserGroups", list_user_groups_request, list_user_groups_response,
       identity_list_user_groups, ACTOR),

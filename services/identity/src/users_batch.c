@@ -427,8 +427,8 @@ insert_all(rs_db_conn *conn, struct batch *b, struct rs_error *err)
     return rc;
 }
 
-static Roster__Identity__V1__EntryError *
-entry_error(rs_arena *arena, const struct rs_error *e)
+Roster__Identity__V1__EntryError *
+identity_entry_error(rs_arena *arena, const struct rs_error *e)
 {
     Roster__Identity__V1__EntryError *out = rs_arena_alloc(arena, sizeof(*out));
     int i;
@@ -481,7 +481,7 @@ build_response(struct batch *b, struct rs_error *err)
         if (e->created != NULL) {
             r->user = e->created;
         } else {
-            r->error = entry_error(arena, e->invalid.code != RS_OK ? &e->invalid : &e->fail);
+            r->error = identity_entry_error(arena, e->invalid.code != RS_OK ? &e->invalid : &e->fail);
             if (r->error == NULL)
                 return identity_nomem(err);
         }

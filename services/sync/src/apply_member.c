@@ -234,21 +234,6 @@ out:
 }
 
 
-/* Copies the error of one rejected CreateUsers entry into e. */
-static void
-entry_error(struct rs_error *e, const Roster__Identity__V1__EntryError *in)
-{
-    size_t k;
-
-    if (in == NULL) {
-        rs_error_set(e, RS_EINTERNAL, "INTERNAL", "identity returned an empty result");
-        return;
-    }
-    rs_error_set(e, rs_status_from_grpc(in->code), in->reason, "%s", in->message);
-    for (k = 0; k < in->n_metadata; k++)
-        rs_error_meta(e, in->metadata[k]->key, in->metadata[k]->value);
-}
-
 /* Sends one CreateUsers call for the n members of sent, and reads their results. */
 static void
 send_creates(struct chunk *c, Roster__Identity__V1__NewUser **users, struct work **sent,
@@ -286,7 +271,7 @@ send_creates(struct chunk *c, Roster__Identity__V1__NewUser **users, struct work
             w->add += users[i]->n_group_ids;
             w->n_add -= users[i]->n_group_ids;
         } else {
-            entry_error(&w->fail, r->error);
+            sync_dp_entry_error(&w->fail, r->error);
             if (strcmp(w->fail.reason, "NICKNAME_TAKEN") != 0)
                 w->creating = false;
         }

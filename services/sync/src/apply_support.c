@@ -227,3 +227,17 @@ sync_dp_nicknames(const struct sync_dp_apply *a, const struct sync_dp_member *m,
     }
     return n;
 }
+
+void
+sync_dp_entry_error(struct rs_error *e, const Roster__Identity__V1__EntryError *in)
+{
+    size_t k;
+
+    if (in == NULL) {
+        rs_error_set(e, RS_EINTERNAL, "INTERNAL", "identity returned an empty result");
+        return;
+    }
+    rs_error_set(e, rs_status_from_grpc(in->code), in->reason, "%s", in->message);
+    for (k = 0; k < in->n_metadata; k++)
+        rs_error_meta(e, in->metadata[k]->key, in->metadata[k]->value);
+}

@@ -187,6 +187,9 @@ struct sync_dp_apply {
 size_t sync_dp_nicknames(const struct sync_dp_apply *a, const struct sync_dp_member *m,
                          char out[][SYNC_DP_NICK_BYTES], size_t max);
 
+/* Copies the error of one rejected entry of an identity batch call into e. */
+void sync_dp_entry_error(struct rs_error *e, const Roster__Identity__V1__EntryError *in);
+
 /* Group of a department of the plan, or NULL when it has none. */
 const char *sync_dp_group_of(const struct sync_dp_apply *a, int64_t dept_id);
 
@@ -206,6 +209,16 @@ RS_MUSTCHECK rs_status sync_dp_record(struct sync_dp_apply *a, const struct sync
                                       size_t n_items, const int *unchanged, size_t n_unchanged,
                                       int last_seq, rs_db_tx_fn write, void *arg,
                                       struct rs_error *err);
+
+/* Departments applied between two lease checks, and recorded together. */
+#define SYNC_DP_DEPT_CHUNK 100
+
+/*
+ * Applies departments [from, to) of the plan, at most SYNC_DP_DEPT_CHUNK
+ * (apply_dept.c); seq of department i is i.
+ */
+RS_MUSTCHECK rs_status sync_dp_apply_depts(struct sync_dp_apply *a, size_t from, size_t to,
+                                           struct rs_error *err);
 
 /* Applies members [from, to) of the plan (apply_member.c); seq of member i
  * is n_depts + i. */

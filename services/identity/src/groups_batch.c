@@ -1,0 +1,187 @@
+/*
+ * services/identity/src/groups_batch.c
+ *    CreateUserGroups: many groups in one transaction. Each entry runs the
+ *    checks and insert of CreateUserGroup inside its own savepoint, so a
+ *    rejected entry leaves nothing behind and the others go on, at the
+ *    cost of one transaction and one call for the whole batch.
+ */
+#include "identity_int.h"
+
+#include <stdio.h>
+#include <string.h>
+
+#include "roster/str.h"
+#include "validate.h"
+
+struct group_entry {
+    const Roster__Identity__V1__CreateUserGroupRequest *in;
+    Roster__Identity__V1__CreateUserGroupRequest req; /* in, under the request's organisation */
+    char id[RS_ID_LEN + 1];
+    struct rs_error invalid; /* found before the transaction */
+    struct rs_error fail;    /* found inside it, and cleared when it is retried */
+    Roster__Identity__V1__UserGroup *created;
+};
+
+struct group_batch {
+    struct rs_call *call;
+    const char *org_id;
+    struct group_entry *e;
+    size_t n;
+};
+
+/* Returns true when err rejects the entry rather than failing the transaction. */
+static bool
+entry_rejected(const struct rs_error *err)
+{
+    switch (err->code) {
+    case RS_EINVAL:
+    case RS_ENOTFOUND:
+    case RS_EEXIST:
+    case RS_EPERM:
+    case RS_EPRECOND:
+    case RS_ERESOURCE:
+        return true;
+    default:
+        return false;
+    }
+}
+
+static rs_status
+savepoint(rs_db_conn *conn, struct group_batch *b, const char *sql, struct rs_error *err)
+{
+    return rs_db_query_arena(conn, rs_call_arena(b->call), "identity.groups_batch_savepoint",
+                             sql, 0, NULL, NULL, err);
+}
+
+static rs_status
+create_groups_tx(rs_db_conn *conn, void *arg, struct rs_error *err)
+{
+    struct group_batch *b = arg;
+    struct identity_actor actor;
+    size_t i;
+    rs_status rc;
+
+    for (i = 0; i < b->n; i++) {
+        rs_error_clear(&b->e[i].fail);
+        b->e[i].created = NULL;
+    }
+    rc = identity_authorize(conn, b->call, b->org_id, IDENTITY_NEED_ADMIN, &actor, err);
+    if (rc == RS_OK)
+        rc = identity_lock_group_tree(conn, b->org_id, err);
+    for (i = 0; rc == RS_OK && i < b->n; i++) {
+        struct group_entry *e = &b->e[i];
+
+        if (e->invalid.code != RS_OK)
+            continue;
+        rc = savepoint(conn, b, "SAVEPOINT group_entry", err);
+        if (rc != RS_OK)
+            break;
+        if (identity_insert_group(conn, b->call, &e->req, actor.user_id, e->id, &e->created,
+                                  &e->fail) == RS_OK) {
+            rc = savepoint(conn, b, "RELEASE SAVEPOINT group_entry", err);
+            continue;
+        }
+        e->created = NULL;
+        if (!entry_rejected(&e->fail)) {
+            *err = e->fail;
+            return err->code;
+        }
+        rc = savepoint(conn, b, "ROLLBACK TO SAVEPOINT group_entry", err);
+    }
+    return rc;
+}
+
+static rs_status
+build_response(struct group_batch *b, ProtobufCMessage **resp, struct rs_error *err)
+{
+    rs_arena *arena = rs_call_arena(b->call);
+    Roster__Identity__V1__CreateUserGroupsResponse *out = rs_arena_alloc(arena, sizeof(*out));
+    size_t i;
+
+    if (out == NULL)
+        return identity_nomem(err);
+    roster__identity__v1__create_user_groups_response__init(out);
+    out->results = rs_arena_alloc(arena, sizeof(*out->results) * b->n);
+    if (out->results == NULL)
+        return identity_nomem(err);
+    for (i = 0; i < b->n; i++) {
+        const struct group_entry *e = &b->e[i];
+        Roster__Identity__V1__CreateUserGroupsResult *r = rs_arena_alloc(arena, sizeof(*r));
+
+        if (r == NULL)
+            return identity_nomem(err);
+        roster__identity__v1__create_user_groups_result__init(r);
+        if (e->created != NULL) {
+            r->group = e->created;
+        } else {
+            r->error = identity_entry_error(arena, e->invalid.code != RS_OK ? &e->invalid
+                                                                            : &e->fail);
+            if (r->error == NULL)
+                return identity_nomem(err);
+        }
+        out->results[out->n_results++] = r;
+    }
+    *resp = &out->base;
+    return RS_OK;
+}
+
+rs_status
+identity_create_user_groups(struct rs_call *call, const ProtobufCMessage *msg,
+                            ProtobufCMessage **resp, struct rs_error *err)
+{
+    const Roster__Identity__V1__CreateUserGroupsRequest *req = (const void *)msg;
+    struct group_batch b;
+    size_t i;
+    size_t n_created = 0;
+    char created[24];
+    char rejected[24];
+    rs_status rc;
+
+    rc = rs_validate_id("organization_id", req->organization_id, err);
+    if (rc != RS_OK)
+        return rc;
+    if (req->n_groups < 1 || req->n_groups > IDENTITY_BATCH_MAX) {
+        rs_error_set(err, RS_EINVAL, "BATCH_SIZE_INVALID",
+                     "invalid number of groups %zu: expected 1 to %d", req->n_groups,
+                     IDENTITY_BATCH_MAX);
+        rs_error_meta(err, "field", "groups");
+        return RS_EINVAL;
+    }
+    memset(&b, 0, sizeof(b));
+    b.call = call;
+    b.org_id = req->organization_id;
+    b.n = req->n_groups;
+    b.e = rs_arena_alloc(rs_call_arena(call), sizeof(*b.e) * b.n);
+    if (b.e == NULL)
+        return identity_nomem(err);
+    for (i = 0; i < b.n; i++) {
+        struct group_entry *e = &b.e[i];
+
+        memset(e, 0, sizeof(*e));
+        e->in = req->groups[i];
+        e->req = *e->in;
+        e->req.organization_id = req->organization_id;
+        rs_error_clear(&e->invalid);
+        rs_error_clear(&e->fail);
+        rs_id_new(e->id);
+        if (e->in->organization_id[0] != '\0' &&
+            strcmp(e->in->organization_id, req->organization_id) != 0) {
+            rs_error_set(&e->invalid, RS_EINVAL, "FIELD_INVALID",
+                         "organization_id of an entry must be empty or the request's");
+            rs_error_meta(&e->invalid, "field", "groups.organization_id");
+            continue;
+        }
+        if (identity_validate_new_group(call, &e->req, &e->invalid) != RS_OK)
+            continue; /* reported in the entry's result */
+    }
+    rc = identity_tx(call, b.org_id, create_groups_tx, &b, err);
+    if (rc != RS_OK)
+        return rc;
+    for (i = 0; i < b.n; i++)
+        n_created += b.e[i].created != NULL;
+    snprintf(created, sizeof(created), "%zu", n_created);
+    snprintf(rejected, sizeof(rejected), "%zu", b.n - n_created);
+    rs_log_info(rs_call_log(call), "user groups created", "organization_id", b.org_id,
+                "created", created, "rejected", rejected, NULL);
+    return build_response(&b, resp, err);
+}
