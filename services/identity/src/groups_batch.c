@@ -1,9 +1,9 @@
 /*
  * services/identity/src/groups_batch.c
  *    CreateUserGroups: many groups in one transaction. Each entry runs the
- *    checks and insert of CreateUserGroup inside its own savepoint, so a
- *    rejected entry leaves nothing behind and the others go on, at the
- *    cost of one transaction and one call for the whole batch.
+ *    checks and insert of CreateUserGroup inside its own savepoint. So a
+ *    rejected entry leaves nothing behind and the others go on, and the
+ *    whole batch costs one call and one transaction.
  */
 #include "identity_int.h"
 

@@ -1,12 +1,11 @@
 /*
  * services/sync/src/apply_dept.c
  *    Start Sync for a chunk of departments. One query finds the chunk's
- *    existing synced groups. Existing groups are renamed or moved one by
- *    one. The new groups of one tree level are created by one identity
- *    CreateUserGroups call, because a child needs its parent's new id;
- *    a name that a sibling has is retried once as "<name> (<department
- *    id>)". The chunk's items are recorded in plan order in one
- *    transaction.
+ *    existing synced groups, which are renamed or moved one by one. The
+ *    new groups of one tree level are created by one identity
+ *    CreateUserGroups call, because a child needs its parent's new id. A
+ *    name that a sibling has is retried once as "<name> (<department id>)".
+ *    The chunk's items are recorded in plan order in one transaction.
  */
 #include "dataplane.h"
 
@@ -109,9 +108,9 @@ out:
 
 /*
  * Sends one CreateUserGroups call for the departments of dc waiting to be
- * created, under their names, or under their alternative names when
- * alt is set. Without alt, a sibling's name leaves the department waiting
- * for the retry; any other rejection is the item's failure.
+ * created, under their names, or under their alternative names when alt
+ * is set. Without alt, a name that a sibling has keeps the department
+ * waiting for the retry. Any other rejection is the item's failure.
  */
 static void
 create_round(struct dept_chunk *dc, bool alt)
