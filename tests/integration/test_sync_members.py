@@ -1,5 +1,7 @@
 """Start Sync of members: wide memberships, long names and nickname rounds."""
 
+import os
+
 import pytest
 
 import syncdp as dp
@@ -107,3 +109,30 @@ def test_same_names_take_suffix_rounds(st):
     for userid in userids:
         assert rows[userid].outcome == spb.ITEM_OUTCOME_CREATED, rows[userid]
         assert binds[(src.corp_id, userid)][0] == rows[userid].user_id
+
+
+def test_long_department_names_split_group_batches(tmp_path):
+    # 100 new groups with 80-character names and paths take more than the
+    # 64 KiB message limit of the test servers in one CreateUserGroups
+    # reply, so identity refuses the reply before commit and Start Sync
+    # sends the batch again in halves.
+    depts = [{"dept_id": 1, "name": "总部"}] + \
+        [{"dept_id": 2000 + i, "name": "长名部门%03d" % i + "研" * 73, "parent_id": 1}
+         for i in range(100)]
+    users = [member("lm%03d" % i, "成员%03d" % i, [2000 + i]) for i in range(100)]
+    work = str(tmp_path)
+    fixture = synclib.write_fixture(work, dp.org_doc("dinglongnames", depts=depts,
+                                                     users=users))
+    with synclib.Stack(work, sims=[fixture]) as st:
+        org, owner = st.new_org_with_owner()
+        src = st.create_source(st.sims[0], org, owner)
+        run = dp.update_structure(st, org, owner, src, timeout=120)
+        assert run.status == spb.RUN_STATUS_SUCCEEDED, run
+        run = dp.start_sync(st, org, owner, src, department_ids=[1], timeout=180)
+        assert run.status == spb.RUN_STATUS_SUCCEEDED, run
+        assert run.counts.created == 101 + 100
+        groups = dp.synced_groups(st, org.organization_id, src.corp_id)
+        assert len(groups) == 101
+        assert len(dp.group_members(st, groups[2099][0])) == 1
+        with open(os.path.join(work, "identity.log"), errors="replace") as f:
+            assert "RESPONSE_TOO_LARGE" in f.read()

@@ -1,9 +1,9 @@
 /*
  * services/identity/src/groups_batch.c
  *    CreateUserGroups: many groups in one transaction. Each entry runs the
- *    checks and insert of CreateUserGroup inside its own savepoint. So a
- *    rejected entry leaves nothing behind and the others go on, and the
- *    whole batch costs one call and one transaction.
+ *    checks and insert of CreateUserGroup in turn. A rejected entry leaves
+ *    nothing behind and the others go on, and the whole batch costs one
+ *    call and one transaction.
  */
 #include "identity_int.h"
 
@@ -27,72 +27,11 @@ struct group_batch {
     const char *org_id;
     struct group_entry *e;
     size_t n;
+    ProtobufCMessage *resp; /* built inside the transaction */
 };
 
-/* Returns true when err rejects the entry rather than failing the transaction. */
-static bool
-entry_rejected(const struct rs_error *err)
-{
-    switch (err->code) {
-    case RS_EINVAL:
-    case RS_ENOTFOUND:
-    case RS_EEXIST:
-    case RS_EPERM:
-    case RS_EPRECOND:
-    case RS_ERESOURCE:
-        return true;
-    default:
-        return false;
-    }
-}
-
 static rs_status
-savepoint(rs_db_conn *conn, struct group_batch *b, const char *sql, struct rs_error *err)
-{
-    return rs_db_query_arena(conn, rs_call_arena(b->call), "identity.groups_batch_savepoint",
-                             sql, 0, NULL, NULL, err);
-}
-
-static rs_status
-create_groups_tx(rs_db_conn *conn, void *arg, struct rs_error *err)
-{
-    struct group_batch *b = arg;
-    struct identity_actor actor;
-    size_t i;
-    rs_status rc;
-
-    for (i = 0; i < b->n; i++) {
-        rs_error_clear(&b->e[i].fail);
-        b->e[i].created = NULL;
-    }
-    rc = identity_authorize(conn, b->call, b->org_id, IDENTITY_NEED_ADMIN, &actor, err);
-    if (rc == RS_OK)
-        rc = identity_lock_group_tree(conn, b->org_id, err);
-    for (i = 0; rc == RS_OK && i < b->n; i++) {
-        struct group_entry *e = &b->e[i];
-
-        if (e->invalid.code != RS_OK)
-            continue;
-        rc = savepoint(conn, b, "SAVEPOINT group_entry", err);
-        if (rc != RS_OK)
-            break;
-        if (identity_insert_group(conn, b->call, &e->req, actor.user_id, e->id, &e->created,
-                                  &e->fail) == RS_OK) {
-            rc = savepoint(conn, b, "RELEASE SAVEPOINT group_entry", err);
-            continue;
-        }
-        e->created = NULL;
-        if (!entry_rejected(&e->fail)) {
-            *err = e->fail;
-            return err->code;
-        }
-        rc = savepoint(conn, b, "ROLLBACK TO SAVEPOINT group_entry", err);
-    }
-    return rc;
-}
-
-static rs_status
-build_response(struct group_batch *b, ProtobufCMessage **resp, struct rs_error *err)
+build_response(struct group_batch *b, struct rs_error *err)
 {
     rs_arena *arena = rs_call_arena(b->call);
     Roster__Identity__V1__CreateUserGroupsResponse *out = rs_arena_alloc(arena, sizeof(*out));
@@ -121,8 +60,67 @@ build_response(struct group_batch *b, ProtobufCMessage **resp, struct rs_error *
         }
         out->results[out->n_results++] = r;
     }
-    *resp = &out->base;
+    b->resp = &out->base;
     return RS_OK;
+}
+
+/*
+ * Returns true when err rejects the entry rather than failing the
+ * transaction: one of the checks that run before the insert, with the
+ * transaction still usable.
+ */
+static bool
+entry_rejected(rs_db_conn *conn, const struct rs_error *err)
+{
+    static const char *const reasons[] = { "GROUP_NOT_FOUND", "GROUP_SYNCHRONIZED",
+                                           "GROUP_DEPTH_EXCEEDED", "GROUP_NAME_TAKEN" };
+    size_t i;
+
+    if (PQtransactionStatus(rs_db_conn_pg(conn)) != PQTRANS_INTRANS)
+        return false;
+    for (i = 0; i < sizeof(reasons) / sizeof(reasons[0]); i++)
+        if (strcmp(err->reason, reasons[i]) == 0)
+            return true;
+    return false;
+}
+
+static rs_status
+create_groups_tx(rs_db_conn *conn, void *arg, struct rs_error *err)
+{
+    struct group_batch *b = arg;
+    struct identity_actor actor;
+    size_t i;
+    rs_status rc;
+
+    for (i = 0; i < b->n; i++) {
+        rs_error_clear(&b->e[i].fail);
+        b->e[i].created = NULL;
+    }
+    rc = identity_authorize(conn, b->call, b->org_id, IDENTITY_NEED_ADMIN, &actor, err);
+    if (rc == RS_OK)
+        rc = identity_lock_group_tree(conn, b->org_id, err);
+    for (i = 0; rc == RS_OK && i < b->n; i++) {
+        struct group_entry *e = &b->e[i];
+
+        if (e->invalid.code != RS_OK)
+            continue;
+        /* Every group tree change holds the tree lock, so a check that
+         * passed still holds at the insert, and a rejected entry has
+         * written nothing: no savepoint is needed. */
+        if (identity_insert_group(conn, b->call, &e->req, actor.user_id, e->id, &e->created,
+                                  &e->fail) == RS_OK)
+            continue;
+        e->created = NULL;
+        if (!entry_rejected(conn, &e->fail)) {
+            *err = e->fail;
+            return err->code;
+        }
+    }
+    if (rc == RS_OK)
+        rc = build_response(b, err);
+    if (rc == RS_OK)
+        rc = identity_check_reply_size(b->call, b->resp, b->n, err);
+    return rc;
 }
 
 rs_status
@@ -133,20 +131,11 @@ identity_create_user_groups(struct rs_call *call, const ProtobufCMessage *msg,
     struct group_batch b;
     size_t i;
     size_t n_created = 0;
-    char created[24];
-    char rejected[24];
     rs_status rc;
 
-    rc = rs_validate_id("organization_id", req->organization_id, err);
+    rc = identity_validate_batch(req->organization_id, req->n_groups, "groups", err);
     if (rc != RS_OK)
         return rc;
-    if (req->n_groups < 1 || req->n_groups > IDENTITY_BATCH_MAX) {
-        rs_error_set(err, RS_EINVAL, "BATCH_SIZE_INVALID",
-                     "invalid number of groups %zu: expected 1 to %d", req->n_groups,
-                     IDENTITY_BATCH_MAX);
-        rs_error_meta(err, "field", "groups");
-        return RS_EINVAL;
-    }
     memset(&b, 0, sizeof(b));
     b.call = call;
     b.org_id = req->organization_id;
@@ -179,9 +168,7 @@ identity_create_user_groups(struct rs_call *call, const ProtobufCMessage *msg,
         return rc;
     for (i = 0; i < b.n; i++)
         n_created += b.e[i].created != NULL;
-    snprintf(created, sizeof(created), "%zu", n_created);
-    snprintf(rejected, sizeof(rejected), "%zu", b.n - n_created);
-    rs_log_info(rs_call_log(call), "user groups created", "organization_id", b.org_id,
-                "created", created, "rejected", rejected, NULL);
-    return build_response(&b, resp, err);
+    identity_log_batch(call, "user groups created", b.org_id, n_created, b.n);
+    *resp = b.resp;
+    return RS_OK;
 }

@@ -378,6 +378,27 @@ rs_status identity_union_id_bound(const char *union_id, const char *owner_id,
 /* users_batch.c */
 IDENTITY_HANDLER(identity_create_users);
 
+/*
+ * Validates the organisation id of a batch call and its number of entries
+ * n: 1 to IDENTITY_BATCH_MAX, or INVALID_ARGUMENT BATCH_SIZE_INVALID with
+ * meta field.
+ */
+RS_MUSTCHECK rs_status identity_validate_batch(const char *org_id, size_t n,
+                                               const char *field, struct rs_error *err);
+
+/*
+ * Rejects with RESOURCE_EXHAUSTED RESPONSE_TOO_LARGE a reply to n entries
+ * that the server could not send. Batch calls check it before commit, so
+ * a caller never misses what a reply it cannot receive would have said.
+ */
+RS_MUSTCHECK rs_status identity_check_reply_size(struct rs_call *call,
+                                                 const ProtobufCMessage *reply, size_t n,
+                                                 struct rs_error *err);
+
+/* Logs the outcome of a batch call: msg, the organisation, created and rejected counts. */
+void identity_log_batch(struct rs_call *call, const char *msg, const char *org_id,
+                        size_t n_created, size_t n);
+
 /* Converts e into a batch entry's error, allocated from arena; NULL when out of memory. */
 Roster__Identity__V1__EntryError *identity_entry_error(rs_arena *arena,
                                                       const struct rs_error *e);

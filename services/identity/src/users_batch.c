@@ -369,8 +369,9 @@ insert_all(rs_db_conn *conn, struct batch *b, struct rs_error *err)
     }
     /* A clash that the checks could not see (a rename that committed since)
      * skips the row rather than failing the batch.
-     * NOTE: such a row is reported as NICKNAME_TAKEN even when its account
-     * id clashed, and the seat it was given is not passed on. */
+     * NOTE: such a row would be reported as NICKNAME_TAKEN even when its
+     * account id clashed, and keep its seat. Today every user write holds
+     * the organisation row lock, so no such clash can happen. */
     rc = query_arrays(conn, b, "identity.users_batch_insert",
                       "INSERT INTO identity.users AS u (id, organization_id, nickname, "
                       "user_type, email, phone, account_id) "
@@ -425,6 +426,51 @@ insert_all(rs_db_conn *conn, struct batch *b, struct rs_error *err)
                       "ON CONFLICT DO NOTHING",
                       arrays, 2, NULL, err);
     return rc;
+}
+
+rs_status
+identity_validate_batch(const char *org_id, size_t n, const char *field, struct rs_error *err)
+{
+    rs_status rc;
+
+    rc = rs_validate_id("organization_id", org_id, err);
+    if (rc != RS_OK)
+        return rc;
+    if (n >= 1 && n <= IDENTITY_BATCH_MAX)
+        return RS_OK;
+    rs_error_set(err, RS_EINVAL, "BATCH_SIZE_INVALID",
+                 "invalid number of %s %zu: expected 1 to %d", field, n, IDENTITY_BATCH_MAX);
+    rs_error_meta(err, "field", field);
+    return RS_EINVAL;
+}
+
+rs_status
+identity_check_reply_size(struct rs_call *call, const ProtobufCMessage *reply, size_t n,
+                          struct rs_error *err)
+{
+    size_t size = protobuf_c_message_get_packed_size(reply);
+    int max = rs_call_max_message_bytes(call);
+
+    if (size <= (size_t)max)
+        return RS_OK;
+    rs_error_set(err, RS_ERESOURCE, "RESPONSE_TOO_LARGE",
+                 "the reply for %zu entries would be %zu bytes, above the server's limit of "
+                 "%d bytes: send fewer entries per call",
+                 n, size, max);
+    return RS_ERESOURCE;
+}
+
+void
+identity_log_batch(struct rs_call *call, const char *msg, const char *org_id,
+                   size_t n_created, size_t n)
+{
+    char created[24];
+    char rejected[24];
+
+    snprintf(created, sizeof(created), "%zu", n_created);
+    snprintf(rejected, sizeof(rejected), "%zu", n - n_created);
+    rs_log_info(rs_call_log(call), msg, "organization_id", org_id, "created", created,
+                "rejected", rejected, NULL);
 }
 
 Roster__Identity__V1__EntryError *
@@ -496,7 +542,6 @@ create_users_tx(rs_db_conn *conn, void *arg, struct rs_error *err)
 {
     struct batch *b = arg;
     struct identity_actor actor;
-    size_t size;
     size_t i;
     rs_status rc;
 
@@ -521,17 +566,7 @@ create_users_tx(rs_db_conn *conn, void *arg, struct rs_error *err)
         rc = build_response(b, err);
     if (rc != RS_OK)
         return rc;
-    /* Checked before commit: a reply too large to send would leave the
-     * caller unaware of users that were created. */
-    size = protobuf_c_message_get_packed_size(b->resp);
-    if (size > (size_t)rs_call_max_message_bytes(b->call)) {
-        rs_error_set(err, RS_ERESOURCE, "RESPONSE_TOO_LARGE",
-                     "the reply for %zu users would be %zu bytes, above the server's limit of "
-                     "%d bytes: send fewer users per call",
-                     b->n, size, rs_call_max_message_bytes(b->call));
-        return RS_ERESOURCE;
-    }
-    return RS_OK;
+    return identity_check_reply_size(b->call, b->resp, b->n, err);
 }
 
 /* Validates the fields of one entry, the checks that need no database, into e->invalid. */
@@ -575,20 +610,11 @@ identity_create_users(struct rs_call *call, const ProtobufCMessage *msg,
     struct batch b;
     size_t i;
     size_t n_created = 0;
-    char created[24];
-    char rejected[24];
     rs_status rc;
 
-    rc = rs_validate_id("organization_id", req->organization_id, err);
+    rc = identity_validate_batch(req->organization_id, req->n_users, "users", err);
     if (rc != RS_OK)
         return rc;
-    if (req->n_users < 1 || req->n_users > IDENTITY_BATCH_MAX) {
-        rs_error_set(err, RS_EINVAL, "BATCH_SIZE_INVALID",
-                     "invalid number of users %zu: expected 1 to %d", req->n_users,
-                     IDENTITY_BATCH_MAX);
-        rs_error_meta(err, "field", "users");
-        return RS_EINVAL;
-    }
     memset(&b, 0, sizeof(b));
     b.call = call;
     b.org_id = req->organization_id;
@@ -612,10 +638,7 @@ identity_create_users(struct rs_call *call, const ProtobufCMessage *msg,
         return rc;
     for (i = 0; i < b.n; i++)
         n_created += b.e[i].created != NULL;
-    snprintf(created, sizeof(created), "%zu", n_created);
-    snprintf(rejected, sizeof(rejected), "%zu", b.n - n_created);
-    rs_log_info(rs_call_log(call), "users created", "organization_id", b.org_id, "created",
-                created, "rejected", rejected, NULL);
+    identity_log_batch(call, "users created", b.org_id, n_created, b.n);
     *resp = b.resp;
     return RS_OK;
 }

@@ -106,18 +106,21 @@ out:
     return rc;
 }
 
+static void send_groups(struct dept_chunk *dc,
+                        Roster__Identity__V1__CreateUserGroupRequest **entries,
+                        struct dept_work **sent, size_t n, bool alt);
+
 /*
- * Sends one CreateUserGroups call for the departments of dc waiting to be
- * created, under their names, or under their alternative names when alt
- * is set. Without alt, a name that a sibling has keeps the department
- * waiting for the retry. Any other rejection is the item's failure.
+ * Creates the groups of the departments of dc waiting to be created, under
+ * their names, or under their alternative names when alt is set, in one
+ * CreateUserGroups call (split when identity could not send its reply).
+ * Without alt, a name that a sibling has keeps the department waiting for
+ * the retry. Any other rejection is the item's failure.
  */
 static void
 create_round(struct dept_chunk *dc, bool alt)
 {
     struct sync_dp_apply *a = dc->a;
-    Roster__Identity__V1__CreateUserGroupsRequest req = ROSTER__IDENTITY__V1__CREATE_USER_GROUPS_REQUEST__INIT;
-    Roster__Identity__V1__CreateUserGroupsResponse *resp = NULL;
     Roster__Identity__V1__CreateUserGroupRequest *entries;
     Roster__Identity__V1__CreateUserGroupRequest **ptrs;
     Roster__Identity__V1__SyncSource *sources;
@@ -153,17 +156,40 @@ create_round(struct dept_chunk *dc, bool alt)
         ptrs[n] = &entries[n];
         sent[n++] = w;
     }
-    if (n == 0)
-        return;
+    if (n > 0)
+        send_groups(dc, ptrs, sent, n, alt);
+}
+
+/*
+ * Sends one CreateUserGroups call for the n entries, whose departments are
+ * sent, and reads their results.
+ */
+static void
+send_groups(struct dept_chunk *dc, Roster__Identity__V1__CreateUserGroupRequest **entries,
+            struct dept_work **sent, size_t n, bool alt)
+{
+    struct sync_dp_apply *a = dc->a;
+    Roster__Identity__V1__CreateUserGroupsRequest req = ROSTER__IDENTITY__V1__CREATE_USER_GROUPS_REQUEST__INIT;
+    Roster__Identity__V1__CreateUserGroupsResponse *resp = NULL;
+    struct rs_error e;
+    size_t i;
+
     req.organization_id = a->src.org_id;
-    req.groups = ptrs;
+    req.groups = entries;
     req.n_groups = n;
+    rs_error_clear(&e);
     if (sync_dp_call(a->svc, false, a->job->operator_id, "CreateUserGroups", &req.base,
                      &roster__identity__v1__create_user_groups_response__descriptor, dc->arena,
                      (ProtobufCMessage **)&resp, &e) == RS_OK &&
         resp->n_results != n)
         rs_error_set(&e, RS_EINTERNAL, "INTERNAL", "identity returned %zu results for %zu groups",
                      resp->n_results, n);
+    /* identity refuses, before commit, a reply it could not send: halve. */
+    if (n > 1 && strcmp(e.reason, "RESPONSE_TOO_LARGE") == 0) {
+        send_groups(dc, entries, sent, n / 2, alt);
+        send_groups(dc, entries + n / 2, sent + n / 2, n - n / 2, alt);
+        return;
+    }
     /* A rejected call is the failure of every department in it. */
     for (i = 0; i < n; i++) {
         struct dept_work *w = sent[i];

@@ -254,6 +254,12 @@ send_creates(struct chunk *c, Roster__Identity__V1__NewUser **users, struct work
         resp->n_results != n)
         rs_error_set(&e, RS_EINTERNAL, "INTERNAL", "identity returned %zu results for %zu users",
                      resp->n_results, n);
+    /* identity refuses, before commit, a reply it could not send: halve. */
+    if (n > 1 && strcmp(e.reason, "RESPONSE_TOO_LARGE") == 0) {
+        send_creates(c, users, sent, n / 2);
+        send_creates(c, users + n / 2, sent + n / 2, n - n / 2);
+        return;
+    }
     /* A rejected call is the failure of every member in it. */
     for (i = 0; i < n; i++) {
         struct work *w = sent[i];
