@@ -248,10 +248,11 @@ def test_batch_rejects_entries_alone(ctx, org):
     src = pb.SyncSource(platform=pb.PLATFORM_DINGTALK, corp_id="dingx", department_id="7")
     other_org, other_owner = ctx.new_org()
     elsewhere = mkgroup(ctx, other_org, other_owner, "别处")
+
     entries = [
         pb.CreateUserGroupRequest(name="总部"),                                   # taken
         pb.CreateUserGroupRequest(name="新部门"),                                 # created
-        pb.CreateUserGroupRequest(name="新部门"),                                 # taken by 1
+        pb.CreateUserGroupRequest(name="新部门"),                                 # taken by the last
         pb.CreateUserGroupRequest(name="深", parent_group_id=chain.group_id),     # depth 6
         pb.CreateUserGroupRequest(name="孤", parent_group_id="0" * 32),           # no parent
         pb.CreateUserGroupRequest(name="外", parent_group_id=elsewhere.group_id),  # other org
@@ -262,6 +263,7 @@ def test_batch_rejects_entries_alone(ctx, org):
         pb.CreateUserGroupRequest(name="子部门", parent_group_id=root.group_id),   # created
     ]
     results = batch_groups(ctx, o, owner, entries)
+
     expected = [(6, "GROUP_NAME_TAKEN"), None, (6, "GROUP_NAME_TAKEN"),
                 (9, "GROUP_DEPTH_EXCEEDED"), (5, "GROUP_NOT_FOUND"), (5, "GROUP_NOT_FOUND"),
                 (3, "GROUP_NAME_INVALID"), (7, "SYNC_SCOPE_REQUIRED"), (3, "FIELD_INVALID"),
@@ -273,6 +275,8 @@ def test_batch_rejects_entries_alone(ctx, org):
             assert not r.HasField("group"), i
             assert (r.error.code, r.error.reason) == want, i
     assert results[4].error.metadata["group_id"] == "0" * 32
+
+    # Nothing of a rejected entry was created.
     assert group_names_under(ctx, o, owner) == ["总部", "新部门"]
     assert group_names_under(ctx, o, owner, root.group_id) == ["二", "子部门"]
     assert group_names_under(ctx, o, owner, chain.group_id) == []
