@@ -252,7 +252,7 @@ def test_batch_rejects_entries_alone(ctx, org):
     entries = [
         pb.CreateUserGroupRequest(name="总部"),                                   # taken
         pb.CreateUserGroupRequest(name="新部门"),                                 # created
-        pb.CreateUserGroupRequest(name="新部门"),                                 # taken by the last
+        pb.CreateUserGroupRequest(name="新部门"),                                 # taken above
         pb.CreateUserGroupRequest(name="深", parent_group_id=chain.group_id),     # depth 6
         pb.CreateUserGroupRequest(name="孤", parent_group_id="0" * 32),           # no parent
         pb.CreateUserGroupRequest(name="外", parent_group_id=elsewhere.group_id),  # other org
