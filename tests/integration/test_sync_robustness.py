@@ -286,8 +286,8 @@ def holder_pid(st, src):
 
 
 def test_killed_worker_run_resumes(tmp_path):
-    # Enough members that the run is still going when the poll below sees
-    # its first chunk: members are created 100 to a call.
+    # Enough members that the run is still going when the poll below finds
+    # its first chunk recorded, because members are created 100 to a call.
     users = [{"userid": "u%04d" % i, "unionid": "uU%04d" % i, "name": "成员%04d" % i,
               "dept_id_list": [10 if i % 2 else 20]} for i in range(3000)]
     depts = [{"dept_id": 1, "name": "总公司"},

@@ -62,7 +62,7 @@ def expect_created(result, label):
     return result.user
 
 
-def assert_entry_refused(result, label, code, reason, **metadata):
+def assert_entry_rejected(result, label, code, reason, **metadata):
     """Checks that an entry was refused with code, reason and metadata."""
     assert not result.HasField("user"), "%s was created: %r" % (label, result.user)
     assert result.HasField("error"), "%s has neither user nor error" % label
@@ -346,27 +346,27 @@ def test_partial_failure_refuses_only_bad_entries(ctx, org):
     for i, user in good.items():
         assert user.nickname == entries[i].nickname, "result %d out of order" % i
 
-    assert_entry_refused(results[1], "taken nickname", ALREADY_EXISTS, "NICKNAME_TAKEN",
+    assert_entry_rejected(results[1], "taken nickname", ALREADY_EXISTS, "NICKNAME_TAKEN",
                          nickname="taken-nick")
-    assert_entry_refused(results[3], "second dup-in-batch", ALREADY_EXISTS,
+    assert_entry_rejected(results[3], "second dup-in-batch", ALREADY_EXISTS,
                          "NICKNAME_TAKEN", nickname="dup-in-batch")
-    assert_entry_refused(results[4], "taken account id", ALREADY_EXISTS,
+    assert_entry_rejected(results[4], "taken account id", ALREADY_EXISTS,
                          "ACCOUNT_ID_TAKEN", account_id=taken_account)
-    assert_entry_refused(results[5], "bound key", ALREADY_EXISTS,
+    assert_entry_rejected(results[5], "bound key", ALREADY_EXISTS,
                          "EXTERNAL_IDENTITY_BOUND", user_id=key_owner.user_id)
-    assert_entry_refused(results[6], "bound union id", ALREADY_EXISTS, "UNION_ID_BOUND",
+    assert_entry_rejected(results[6], "bound union id", ALREADY_EXISTS, "UNION_ID_BOUND",
                          user_id=key_owner.user_id)
-    assert_entry_refused(results[8], "key twice in the batch", ALREADY_EXISTS,
+    assert_entry_rejected(results[8], "key twice in the batch", ALREADY_EXISTS,
                          "EXTERNAL_IDENTITY_BOUND", user_id=good[7].user_id)
-    assert_entry_refused(results[9], "missing group", NOT_FOUND, "GROUP_NOT_FOUND",
+    assert_entry_rejected(results[9], "missing group", NOT_FOUND, "GROUP_NOT_FOUND",
                          group_id=missing_group)
-    assert_entry_refused(results[10], "synced group", FAILED_PRECONDITION,
+    assert_entry_rejected(results[10], "synced group", FAILED_PRECONDITION,
                          "GROUP_SYNCHRONIZED", group_id=synced.group_id)
-    assert_entry_refused(results[11], "group of another organisation", NOT_FOUND,
+    assert_entry_rejected(results[11], "group of another organisation", NOT_FOUND,
                          "GROUP_NOT_FOUND", group_id=foreign.group_id)
-    assert_entry_refused(results[13], "account id twice in the batch", ALREADY_EXISTS,
+    assert_entry_rejected(results[13], "account id twice in the batch", ALREADY_EXISTS,
                          "ACCOUNT_ID_TAKEN", account_id=batch_account)
-    assert_entry_refused(results[15], "union id twice in the batch", ALREADY_EXISTS,
+    assert_entry_rejected(results[15], "union id twice in the batch", ALREADY_EXISTS,
                          "UNION_ID_BOUND", user_id=good[14].user_id)
 
     # Users: the owner, the two created before, the good entries and no other.
@@ -428,10 +428,10 @@ def test_bound_key_twice_names_real_owner(ctx, org):
     results = create_users(ctx, organization, actor, entries)
 
     for i in (0, 1):
-        assert_entry_refused(results[i], entries[i].nickname, ALREADY_EXISTS,
+        assert_entry_rejected(results[i], entries[i].nickname, ALREADY_EXISTS,
                              "EXTERNAL_IDENTITY_BOUND", user_id=key_owner.user_id)
     for i in (2, 3):
-        assert_entry_refused(results[i], entries[i].nickname, ALREADY_EXISTS,
+        assert_entry_rejected(results[i], entries[i].nickname, ALREADY_EXISTS,
                              "UNION_ID_BOUND", user_id=key_owner.user_id)
     assert len(list_users(ctx, organization, actor)) == 2
 
@@ -500,7 +500,7 @@ def test_refused_entry_reserves_nothing(ctx, case):
     entries = [build(first), build(second)]
     results = create_users(ctx, organization, actor, entries)
 
-    assert_entry_refused(results[0], "first entry", code, reason)
+    assert_entry_rejected(results[0], "first entry", code, reason)
     user = expect_created(results[1], "second entry, after the refused first")
     assert user.nickname == entries[1].nickname
     assert user.account_id == entries[1].account_id
@@ -575,7 +575,7 @@ def test_invalid_entries_refused_per_entry(ctx, org):
         expected = [(reason, field) for bad, reason, field in invalid if bad is entry]
         if expected:
             reason, field = expected[0]
-            assert_entry_refused(result, "entry %r" % entry.nickname[:20],
+            assert_entry_rejected(result, "entry %r" % entry.nickname[:20],
                                  INVALID_ARGUMENT, reason, field=field)
         else:
             user = expect_created(result, "valid entry %r" % entry.nickname)
@@ -626,19 +626,19 @@ def test_seats_taken_in_entry_order(ctx):
     for i in (0, 3, 6, 8):
         user = expect_created(results[i], entries[i].nickname)
         assert user.nickname == entries[i].nickname
-    assert_entry_refused(results[1], "dev-b", RESOURCE_EXHAUSTED, "SEAT_LIMIT_REACHED",
+    assert_entry_rejected(results[1], "dev-b", RESOURCE_EXHAUSTED, "SEAT_LIMIT_REACHED",
                          user_type="DEVELOPER", limit="2")
-    assert_entry_refused(results[2], "existing", ALREADY_EXISTS, "NICKNAME_TAKEN")
-    assert_entry_refused(results[4], "vis-b", RESOURCE_EXHAUSTED, "SEAT_LIMIT_REACHED",
+    assert_entry_rejected(results[2], "existing", ALREADY_EXISTS, "NICKNAME_TAKEN")
+    assert_entry_rejected(results[4], "vis-b", RESOURCE_EXHAUSTED, "SEAT_LIMIT_REACHED",
                          user_type="VISITOR", limit="1")
-    assert_entry_refused(results[5], "ana-bad-email", INVALID_ARGUMENT, "EMAIL_INVALID")
-    assert_entry_refused(results[7], "ana-no-group", NOT_FOUND, "GROUP_NOT_FOUND")
-    assert_entry_refused(results[9], "ana-c", RESOURCE_EXHAUSTED,
+    assert_entry_rejected(results[5], "ana-bad-email", INVALID_ARGUMENT, "EMAIL_INVALID")
+    assert_entry_rejected(results[7], "ana-no-group", NOT_FOUND, "GROUP_NOT_FOUND")
+    assert_entry_rejected(results[9], "ana-c", RESOURCE_EXHAUSTED,
                          "TOTAL_SEAT_LIMIT_REACHED", limit="6")
     # A per-type cap is checked before the total.
-    assert_entry_refused(results[10], "dev-c", RESOURCE_EXHAUSTED, "SEAT_LIMIT_REACHED",
+    assert_entry_rejected(results[10], "dev-c", RESOURCE_EXHAUSTED, "SEAT_LIMIT_REACHED",
                          user_type="DEVELOPER", limit="2")
-    assert_entry_refused(results[11], "vis-c", RESOURCE_EXHAUSTED, "SEAT_LIMIT_REACHED",
+    assert_entry_rejected(results[11], "vis-c", RESOURCE_EXHAUSTED, "SEAT_LIMIT_REACHED",
                          user_type="VISITOR", limit="1")
 
     assert get_seat_usage(ctx, organization, owner) == (6, 2, 3, 1)
@@ -650,9 +650,9 @@ def test_seats_taken_in_entry_order(ctx):
     # Every seat is taken, so a further batch creates nothing.
     results = create_users(ctx, organization, actor, [make_entry("late", VISITOR),
                                                       make_entry("later", ANALYST)])
-    assert_entry_refused(results[0], "late", RESOURCE_EXHAUSTED, "SEAT_LIMIT_REACHED",
+    assert_entry_rejected(results[0], "late", RESOURCE_EXHAUSTED, "SEAT_LIMIT_REACHED",
                          user_type="VISITOR")
-    assert_entry_refused(results[1], "later", RESOURCE_EXHAUSTED,
+    assert_entry_rejected(results[1], "later", RESOURCE_EXHAUSTED,
                          "TOTAL_SEAT_LIMIT_REACHED")
     assert get_seat_usage(ctx, organization, owner) == (6, 2, 3, 1)
 
@@ -791,7 +791,7 @@ def test_batch_of_1000(ctx, large_message_stub):
 
     # The organisation is full now: one more entry is refused, not the call.
     results = create_users(ctx, organization, actor, [make_entry("one-too-many", VISITOR)])
-    assert_entry_refused(results[0], "entry 1001", RESOURCE_EXHAUSTED,
+    assert_entry_rejected(results[0], "entry 1001", RESOURCE_EXHAUSTED,
                          "TOTAL_SEAT_LIMIT_REACHED", limit="1001")
 
 

@@ -389,7 +389,7 @@ RS_MUSTCHECK rs_status identity_validate_batch(const char *org_id, size_t n,
 /*
  * Rejects with RESOURCE_EXHAUSTED RESPONSE_TOO_LARGE a reply to n entries
  * that the server could not send. Batch calls check it before commit, so
- * a caller never misses what a reply it cannot receive would have said.
+ * nothing is created that the caller could not learn about.
  */
 RS_MUSTCHECK rs_status identity_check_reply_size(struct rs_call *call,
                                                  const ProtobufCMessage *reply, size_t n,

@@ -215,7 +215,7 @@ RS_MUSTCHECK rs_status sync_dp_record(struct sync_dp_apply *a, const struct sync
 
 /*
  * Applies departments [from, to) of the plan, at most SYNC_DP_DEPT_CHUNK
- * (apply_dept.c); seq of department i is i.
+ * of them (apply_dept.c). The seq of department i is i.
  */
 RS_MUSTCHECK rs_status sync_dp_apply_depts(struct sync_dp_apply *a, size_t from, size_t to,
                                            struct rs_error *err);

@@ -149,57 +149,12 @@ rs_status
 sync_job_item_tx(struct sync_job *job, rs_db_conn *conn, const struct sync_item *item,
                  struct rs_error *err)
 {
-    const char *column = count_column(item->outcome);
-    char seq[16];
-    char kind[8];
-    char outcome[8];
-    char sql[512];
-    const char *params[10];
-    PGresult *res = NULL;
-    bool inserted;
     rs_status rc;
 
-    if (column == NULL || (item->node_kind != 1 && item->node_kind != 2))
-        return rs_error_set(err, RS_EINTERNAL, "INTERNAL",
-                            "invalid run item: outcome %d, node kind %d", item->outcome,
-                            item->node_kind);
     rc = sync_job_check_tx(job, conn, err);
     if (rc != RS_OK)
         return rc;
-    snprintf(seq, sizeof(seq), "%d", item->seq);
-    snprintf(kind, sizeof(kind), "%d", item->node_kind);
-    snprintf(outcome, sizeof(outcome), "%d", item->outcome);
-    params[0] = job->run_id;
-    params[1] = seq;
-    params[2] = kind;
-    params[3] = or_empty(item->external_id);
-    params[4] = or_empty(item->name);
-    params[5] = outcome;
-    params[6] = or_empty(item->user_id);
-    params[7] = or_empty(item->group_id);
-    params[8] = or_empty(item->reason);
-    params[9] = or_empty(item->message);
-    rc = rs_db_query(conn, "sync.item_insert",
-                     "INSERT INTO sync.run_items (run_id, seq, node_kind, external_id, name, "
-                     "outcome, user_id, group_id, reason, message) VALUES ($1, $2, $3, $4, "
-                     "$5, $6, $7, $8, $9, $10) ON CONFLICT (run_id, seq) DO NOTHING "
-                     "RETURNING 1",
-                     10, params, &res, err);
-    if (rc != RS_OK)
-        return rc;
-    inserted = PQntuples(res) == 1;
-    PQclear(res);
-    if (inserted)
-        snprintf(sql, sizeof(sql),
-                 "UPDATE sync.runs SET %s = %s + 1, done_items = done_items + 1, "
-                 "checkpoint = greatest(checkpoint, $2::int + 1) WHERE id = $1",
-                 column, column);
-    else
-        snprintf(sql, sizeof(sql),
-                 "UPDATE sync.runs SET checkpoint = greatest(checkpoint, $2::int + 1) "
-                 "WHERE id = $1");
-    return rs_db_query(conn, inserted ? "sync.item_count" : "sync.item_checkpoint", sql, 2, params, NULL,
-                       err);
+    return sync_job_items_tx(job, conn, item, 1, 0, item->seq + 1, err);
 }
 
 rs_status
