@@ -2,6 +2,8 @@
 
 import grpc
 
+import rosterlib as rl
+
 from roster.identity.v1 import identity_pb2 as pb
 
 FP = grpc.StatusCode.FAILED_PRECONDITION
@@ -299,3 +301,180 @@ def test_batch_whole_call_errors(ctx, org):
         organization_id=o.organization_id, groups=[pb.CreateUserGroupRequest(name="x")]),
         grpc.StatusCode.PERMISSION_DENIED, "NOT_ORGANIZATION_ADMIN", actor=visitor.user_id)
     assert group_names_under(ctx, o, owner) == []
+
+
+def single_rejection(ctx, o, owner, entry, code, reason, token=None):
+    """Returns the code, reason, message and metadata with which CreateUserGroup
+    rejects entry."""
+    req = pb.CreateUserGroupRequest()
+    req.CopyFrom(entry)
+    req.organization_id = o.organization_id
+    err = ctx.refused("CreateUserGroup", req, code, reason, actor=owner.user_id, token=token)
+    _, info, _ = rl.error_info(err)
+    return err.code().value[0], info.reason, err.details(), dict(info.metadata)
+
+
+def entry_rejection(result):
+    assert not result.HasField("group"), result.group.name
+    e = result.error
+    return e.code, e.reason, e.message, dict(e.metadata)
+
+
+def test_batch_many_entries_mixed_parents(ctx, org):
+    o, owner = org
+    top = mkgroup(ctx, o, owner, "总")
+    mid = mkgroup(ctx, o, owner, "研", top.group_id)
+    low = mkgroup(ctx, o, owner, "平", mid.group_id)
+    parents = [None, top, mid, low]
+    entries = []
+    for i in range(300):
+        p = parents[i % 4]
+        entries.append(pb.CreateUserGroupRequest(
+            name="组%03d🚀" % i, parent_group_id=p.group_id if p else ""))
+
+    results = batch_groups(ctx, o, owner, entries)
+
+    for i, r in enumerate(results):
+        assert r.HasField("group"), (i, r.error.reason, r.error.message)
+        g = r.group
+        p = parents[i % 4]
+        assert g.name == entries[i].name, i
+        assert g.parent_group_id == (p.group_id if p else ""), i
+        assert g.depth == (p.depth + 1 if p else 1), i
+        assert g.path == (p.path + "/" if p else "") + entries[i].name, i
+        assert g.creator_user_id == owner.user_id, i
+        assert g.organization_id == o.organization_id, i
+        assert not g.HasField("sync_source"), i
+        assert g.member_count == 0, i
+    assert len({r.group.group_id for r in results}) == 300
+
+    want = {None: ["总"], top.group_id: ["研"], mid.group_id: ["平"], low.group_id: []}
+    for i, e in enumerate(entries):
+        want[parents[i % 4].group_id if parents[i % 4] else None].append(e.name)
+    assert group_names_under(ctx, o, owner) == sorted(want[None])
+    for p in parents[1:]:
+        assert group_names_under(ctx, o, owner, p.group_id) == sorted(want[p.group_id])
+    got = ctx.call("GetUserGroup", pb.GetUserGroupRequest(
+        organization_id=o.organization_id, group_id=results[299].group.group_id),
+        actor=owner.user_id)
+    assert got.path == "总/研/平/组299🚀"
+    assert got.depth == 4
+
+
+def test_batch_parent_checks_match_single(ctx, org):
+    o, owner = org
+    chain = [mkgroup(ctx, o, owner, "一")]
+    for name in ("二", "三", "四", "五"):
+        chain.append(mkgroup(ctx, o, owner, name, chain[-1].group_id))
+    src = pb.SyncSource(platform=pb.PLATFORM_DINGTALK, corp_id="dingparent",
+                        department_id="9")
+    synced = mkgroup(ctx, o, owner, "同步部门", token=ctx.sync_token, sync_source=src)
+    missing = "f" * 32
+    entries = [
+        pb.CreateUserGroupRequest(name="好", parent_group_id=chain[0].group_id),
+        pb.CreateUserGroupRequest(name="孤", parent_group_id=missing),
+        pb.CreateUserGroupRequest(name="深", parent_group_id=chain[4].group_id),
+        pb.CreateUserGroupRequest(name="第五层", parent_group_id=chain[3].group_id),
+        pb.CreateUserGroupRequest(name="手工", parent_group_id=synced.group_id),
+        pb.CreateUserGroupRequest(name="根"),
+        pb.CreateUserGroupRequest(name="又孤", parent_group_id=missing),
+    ]
+
+    results = batch_groups(ctx, o, owner, entries)
+
+    assert results[0].group.depth == 2
+    assert results[0].group.path == "一/好"
+    assert results[3].group.depth == 5
+    assert results[3].group.path == "一/二/三/四/第五层"
+    assert results[5].group.depth == 1
+    rejections = [(1, grpc.StatusCode.NOT_FOUND, "GROUP_NOT_FOUND"),
+                (2, FP, "GROUP_DEPTH_EXCEEDED"),
+                (4, FP, "GROUP_SYNCHRONIZED"),
+                (6, grpc.StatusCode.NOT_FOUND, "GROUP_NOT_FOUND")]
+    for i, code, reason in rejections:
+        assert entry_rejection(results[i]) == \
+            single_rejection(ctx, o, owner, entries[i], code, reason), i
+    assert results[1].error.metadata["group_id"] == missing
+    assert results[2].error.message == \
+        "user groups nest at most 5 levels; this change needs 6"
+    assert results[4].error.metadata["group_id"] == synced.group_id
+
+    assert group_names_under(ctx, o, owner, chain[4].group_id) == []
+    assert group_names_under(ctx, o, owner, synced.group_id) == []
+    assert group_names_under(ctx, o, owner) == ["一", "同步部门", "根"]
+
+
+def test_batch_same_name_first_wins(ctx, org):
+    o, owner = org
+    p = mkgroup(ctx, o, owner, "父")
+    mkgroup(ctx, o, owner, "已有", p.group_id)
+    src = pb.SyncSource(platform=pb.PLATFORM_DINGTALK, corp_id="dingname",
+                        department_id="3")
+    under_p = p.group_id
+    entries = [
+        pb.CreateUserGroupRequest(name="同名😀", parent_group_id=under_p),   # 0 created
+        pb.CreateUserGroupRequest(name="同名😀", parent_group_id=under_p),   # 1 taken by 0
+        pb.CreateUserGroupRequest(name="同名😀"),                           # 2 other parent
+        pb.CreateUserGroupRequest(name="已有", parent_group_id=under_p),     # 3 taken in DB
+        pb.CreateUserGroupRequest(name="已有"),                             # 4 other parent
+        pb.CreateUserGroupRequest(name="先拒", parent_group_id=under_p,
+                                  sync_source=src),                        # 5 no sync scope
+        pb.CreateUserGroupRequest(name="先拒", parent_group_id=under_p),     # 6 created
+        pb.CreateUserGroupRequest(name="先拒", parent_group_id=under_p),     # 7 taken by 6
+        pb.CreateUserGroupRequest(name="同名😀", parent_group_id=under_p),   # 8 taken by 0
+        pb.CreateUserGroupRequest(name="已有", parent_group_id=under_p),     # 9 taken in DB
+        pb.CreateUserGroupRequest(name="Ab"),                               # 10 created
+        pb.CreateUserGroupRequest(name="ab"),                               # 11 created
+    ]
+
+    results = batch_groups(ctx, o, owner, entries)
+
+    created = [i for i, r in enumerate(results) if r.HasField("group")]
+    assert created == [0, 2, 4, 6, 10, 11]
+    assert results[5].error.reason == "SYNC_SCOPE_REQUIRED"
+    for i in (1, 3, 7, 8, 9):
+        assert entry_rejection(results[i]) == single_rejection(
+            ctx, o, owner, entries[i], grpc.StatusCode.ALREADY_EXISTS, "GROUP_NAME_TAKEN"), i
+    assert results[1].error.metadata["name"] == "同名😀"
+    assert results[1].error.message == \
+        'a user group named "同名😀" already exists under the same parent'
+    assert results[0].group.path == "父/同名😀"
+    assert results[2].group.path == "同名😀"
+
+    assert group_names_under(ctx, o, owner, p.group_id) == sorted(["同名😀", "已有", "先拒"])
+    assert group_names_under(ctx, o, owner) == sorted(["父", "同名😀", "已有", "Ab", "ab"])
+
+
+def test_batch_mixes_synced_and_plain(ctx, org):
+    o, owner = org
+    src = pb.SyncSource(platform=pb.PLATFORM_DINGTALK, corp_id="dingmix",
+                        department_id="1")
+    synced = mkgroup(ctx, o, owner, "钉钉根", token=ctx.sync_token, sync_source=src)
+    child_src = pb.SyncSource(platform=pb.PLATFORM_DINGTALK, corp_id="dingmix",
+                              department_id="2")
+    entries = [
+        pb.CreateUserGroupRequest(name="钉钉子", parent_group_id=synced.group_id,
+                                  sync_source=child_src),
+        pb.CreateUserGroupRequest(name="手工子", parent_group_id=synced.group_id,
+                                  description="同步服务建"),
+        pb.CreateUserGroupRequest(name="手工根"),
+    ]
+
+    results = batch_groups(ctx, o, owner, entries, token=ctx.sync_token)
+
+    assert [r.HasField("group") for r in results] == [True, True, True]
+    for r in results:
+        got = ctx.call("GetUserGroup", pb.GetUserGroupRequest(
+            organization_id=o.organization_id, group_id=r.group.group_id),
+            actor=owner.user_id)
+        assert got == r.group
+    assert results[0].group.sync_source.platform == pb.PLATFORM_DINGTALK
+    assert results[0].group.sync_source.corp_id == "dingmix"
+    assert results[0].group.sync_source.department_id == "2"
+    assert results[0].group.depth == 2
+    assert not results[1].group.HasField("sync_source")
+    assert results[1].group.description == "同步服务建"
+    assert results[1].group.path == "钉钉根/手工子"
+    assert not results[2].group.HasField("sync_source")
+    assert results[2].group.parent_group_id == ""
+    assert results[2].group.depth == 1

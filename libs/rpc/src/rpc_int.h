@@ -156,6 +156,8 @@ struct rs_rpc_server {
     pthread_mutex_t shutdown_mu;
     bool started;
     bool shut_down;
+    void (*on_shutdown)(void *arg);
+    void *on_shutdown_arg;
 };
 
 /*

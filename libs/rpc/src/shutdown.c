@@ -74,6 +74,13 @@ wait_shutdown_tag(rs_rpc_server *server, gpr_timespec deadline)
 }
 
 void
+rs_rpc_server_on_shutdown(rs_rpc_server *server, void (*fn)(void *arg), void *arg)
+{
+    server->on_shutdown = fn;
+    server->on_shutdown_arg = arg;
+}
+
+void
 rs_rpc_server_shutdown(rs_rpc_server *server)
 {
     gpr_timespec deadline;
@@ -88,6 +95,8 @@ rs_rpc_server_shutdown(rs_rpc_server *server)
     server->shut_down = true;
     start_ns = rs_rpc__now_ns();
     rs_log_info(NULL, "server shutting down", NULL);
+    if (server->on_shutdown != NULL)
+        server->on_shutdown(server->on_shutdown_arg);
 
     /* Health goes NOT_SERVING and stream threads start ending their calls. */
     rs_rpc__health_begin_shutdown(server);

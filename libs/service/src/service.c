@@ -263,6 +263,8 @@ cmd_serve(const struct rs_service_def *def)
     probe.def = def;
     probe.pool = pool;
     rs_rpc_server_set_health_probe(server, probe_ready, &probe, 2000);
+    if (def->stopping != NULL && user_data != NULL && user_data != (void *)pool)
+        rs_rpc_server_on_shutdown(server, def->stopping, user_data);
     if (rs_rpc_server_start(server, &port, &err) != RS_OK) {
         code = fail_server(def, 1, &err);
         goto out;

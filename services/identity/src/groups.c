@@ -99,6 +99,12 @@ check_sibling_name(rs_db_conn *conn, rs_arena *arena, const char *org_id,
         return rc;
     if (PQntuples(res) == 0)
         return RS_OK;
+    return identity_group_name_taken(name, err);
+}
+
+rs_status
+identity_group_name_taken(const char *name, struct rs_error *err)
+{
     rs_error_set(err, RS_EEXIST, "GROUP_NAME_TAKEN",
                  "a user group named \"%s\" already exists under the same parent", name);
     rs_error_meta(err, "name", name);
@@ -112,6 +118,21 @@ depth_exceeded(struct rs_error *err, int depth)
                  "user groups nest at most %d levels; this change needs %d",
                  IDENTITY_GROUP_DEPTH_MAX, depth);
     return RS_EPRECOND;
+}
+
+rs_status
+identity_check_group_parent(struct rs_call *call, const Roster__Identity__V1__UserGroup *parent,
+                            int *depth, struct rs_error *err)
+{
+    rs_status rc;
+
+    rc = identity_check_group_writable(call, parent, err);
+    if (rc != RS_OK)
+        return rc;
+    *depth = parent->depth + 1;
+    if (*depth > IDENTITY_GROUP_DEPTH_MAX)
+        return depth_exceeded(err, *depth);
+    return RS_OK;
 }
 
 static rs_status
@@ -165,14 +186,10 @@ identity_insert_group(rs_db_conn *conn, struct rs_call *call,
     if (req->parent_group_id[0] != '\0') {
         rc = identity_load_group(conn, arena, req->organization_id, req->parent_group_id,
                                  true, &parent, err);
+        if (rc == RS_OK)
+            rc = identity_check_group_parent(call, parent, &depth, err);
         if (rc != RS_OK)
             return rc;
-        rc = identity_check_group_writable(call, parent, err);
-        if (rc != RS_OK)
-            return rc;
-        depth = parent->depth + 1;
-        if (depth > IDENTITY_GROUP_DEPTH_MAX)
-            return depth_exceeded(err, depth);
     }
     rc = check_sibling_name(conn, arena, req->organization_id, req->parent_group_id,
                             req->name, NULL, err);
@@ -196,10 +213,7 @@ identity_insert_group(rs_db_conn *conn, struct rs_call *call,
                            10, params, NULL, err);
     if (rc != RS_OK) {
         if (identity_sqlstate_is(err, "23505"))
-            return rs_error_set(err, RS_EEXIST, "GROUP_NAME_TAKEN",
-                                "a user group named \"%s\" already exists under the same "
-                                "parent",
-                                req->name);
+            return identity_group_name_taken(req->name, err);
         return rc;
     }
     /* Read back in a new statement: group_path() must see the inserted row. */

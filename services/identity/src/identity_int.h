@@ -13,6 +13,7 @@
 #include <libpq-fe.h>
 
 #include "roster/arena.h"
+#include "roster/buf.h"
 #include "roster/db.h"
 #include "roster/identity/v1/identity.pb-c.h"
 #include "roster/rpc.h"
@@ -343,6 +344,19 @@ RS_MUSTCHECK rs_status identity_check_group_writable(struct rs_call *call,
                                                      const Roster__Identity__V1__UserGroup *g,
                                                      struct rs_error *err);
 
+/*
+ * Checks that a new group may go under parent: GROUP_SYNCHRONIZED as
+ * identity_check_group_writable, then FAILED_PRECONDITION
+ * GROUP_DEPTH_EXCEEDED when the child would nest too deep. Sets *depth to
+ * the child's depth once the parent is writable.
+ */
+RS_MUSTCHECK rs_status identity_check_group_parent(
+    struct rs_call *call, const Roster__Identity__V1__UserGroup *parent, int *depth,
+    struct rs_error *err);
+
+/* Fills err with ALREADY_EXISTS GROUP_NAME_TAKEN (meta name); returns its code. */
+rs_status identity_group_name_taken(const char *name, struct rs_error *err);
+
 /* members.c */
 IDENTITY_HANDLER(identity_add_user_group_members);
 IDENTITY_HANDLER(identity_remove_user_group_members);
@@ -398,6 +412,24 @@ RS_MUSTCHECK rs_status identity_check_reply_size(struct rs_call *call,
 /* Logs the outcome of a batch call: msg, the organisation, created and rejected counts. */
 void identity_log_batch(struct rs_call *call, const char *msg, const char *org_id,
                         size_t n_created, size_t n);
+
+/*
+ * Ends the n_arrays array literals in arrays and runs sql with the
+ * n_scalars scalars, then the arrays, as $1, $2, ... (at most 12 in all).
+ * Frees the arrays, also on failure. *res, when res is not NULL, lives as
+ * long as arena.
+ */
+RS_MUSTCHECK rs_status identity_query_arrays(rs_db_conn *conn, rs_arena *arena,
+                                             const char *name, const char *sql,
+                                             const char *const *scalars, int n_scalars,
+                                             struct rs_buf *arrays, int n_arrays,
+                                             PGresult **res, struct rs_error *err);
+
+/*
+ * Returns the row of res whose first column is id, or -1. REQUIRES: rows
+ * sorted by that column in byte order (ORDER BY ... COLLATE "C").
+ */
+int identity_find_row(const PGresult *res, const char *id);
 
 /* Converts e into a batch entry's error, allocated from arena; NULL when out of memory. */
 Roster__Identity__V1__EntryError *identity_entry_error(rs_arena *arena,

@@ -47,28 +47,41 @@ key_of(const struct entry *e)
     return e->in->external_identity;
 }
 
-/*
- * Ends the n array literals and runs one query whose parameters are the
- * organisation id and the arrays, then frees the arrays.
- */
+rs_status
+identity_query_arrays(rs_db_conn *conn, rs_arena *arena, const char *name, const char *sql,
+                      const char *const *scalars, int n_scalars, struct rs_buf *arrays,
+                      int n_arrays, PGresult **res, struct rs_error *err)
+{
+    const char *params[12];
+    int i;
+    rs_status rc;
+
+    if (n_scalars + n_arrays > (int)(sizeof(params) / sizeof(params[0]))) {
+        rs_buf_arrays_free(arrays, (size_t)n_arrays);
+        return rs_error_set(err, RS_EINTERNAL, "INTERNAL",
+                            "query %s has %d parameters, above the maximum of %zu", name,
+                            n_scalars + n_arrays, sizeof(params) / sizeof(params[0]));
+    }
+    if (!rs_buf_arrays_close(arrays, (size_t)n_arrays)) {
+        rs_buf_arrays_free(arrays, (size_t)n_arrays);
+        return identity_nomem(err);
+    }
+    for (i = 0; i < n_scalars; i++)
+        params[i] = scalars[i];
+    for (i = 0; i < n_arrays; i++)
+        params[n_scalars + i] = arrays[i].data;
+    rc = rs_db_query_arena(conn, arena, name, sql, n_scalars + n_arrays, params, res, err);
+    rs_buf_arrays_free(arrays, (size_t)n_arrays);
+    return rc;
+}
+
+/* identity_query_arrays with the organisation id as $1. */
 static rs_status
 query_arrays(rs_db_conn *conn, struct batch *b, const char *name, const char *sql,
              struct rs_buf *arrays, int n, PGresult **res, struct rs_error *err)
 {
-    const char *params[8];
-    int i;
-    rs_status rc;
-
-    if (!rs_buf_arrays_close(arrays, (size_t)n)) {
-        rs_buf_arrays_free(arrays, (size_t)n);
-        return identity_nomem(err);
-    }
-    params[0] = b->org_id;
-    for (i = 0; i < n; i++)
-        params[i + 1] = arrays[i].data;
-    rc = rs_db_query_arena(conn, rs_call_arena(b->call), name, sql, n + 1, params, res, err);
-    rs_buf_arrays_free(arrays, (size_t)n);
-    return rc;
+    return identity_query_arrays(conn, rs_call_arena(b->call), name, sql, &b->org_id, 1, arrays,
+                                 n, res, err);
 }
 
 /* Adds the platform, corp id, platform user id and union id of e's key to arrays. */
@@ -216,9 +229,8 @@ check_externals(rs_db_conn *conn, struct batch *b, struct rs_error *err)
     return RS_OK;
 }
 
-/* Returns the row of res whose first column is id, in rows sorted by it, or -1. */
-static int
-find_row(const PGresult *res, const char *id)
+int
+identity_find_row(const PGresult *res, const char *id)
 {
     int lo = 0;
     int hi = PQntuples(res);
@@ -276,7 +288,7 @@ check_groups(rs_db_conn *conn, struct batch *b, struct rs_error *err)
         for (k = 0; k < e->in->n_group_ids && alive(e); k++) {
             const char *g = e->in->group_ids[k];
 
-            r = find_row(res, g);
+            r = identity_find_row(res, g);
             if (r < 0)
                 identity_group_not_found(b->org_id, g, &e->fail);
             else if (identity_group_writable(b->call, g, PQgetvalue(res, r, 1)[0] == 't',

@@ -169,6 +169,13 @@ void sync_cond_init_monotonic(pthread_cond_t *cv);
 RS_MUSTCHECK rs_status sync_worker_start(struct sync_service *svc, const char *conninfo,
                                          struct rs_error *err);
 /*
+ * Sets the stop flag without waiting, when the shutdown begins (arg is the
+ * struct sync_service). Runs in progress start winding down while the
+ * server's grace period runs, so they are handed back at once rather than
+ * after it.
+ */
+void sync_worker_request_stop(void *arg);
+/*
  * Stops the threads. A run in progress is handed back: set PENDING again
  * with its checkpoint and without a lease, so the next replica resumes it
  * at once.

@@ -1,13 +1,16 @@
 /*
  * services/sync/src/dingtalk.c
- *    The DingTalk client: one reused libcurl easy handle, the access-token
+ *    The DingTalk client: reused libcurl easy handles, the access-token
  *    cache, a per-API limiter and the retry loop that turns DingTalk's codes
- *    into rs_error reasons. The walk of the tree is in dingtalk_walk.c.
+ *    into rs_error reasons. The token and the limiter are shared by every
+ *    connection of a client under their own locks, so a walk may keep
+ *    several requests in flight. The walk of the tree is in dingtalk_walk.c.
  */
 #include "dingtalk_int.h"
 
 #include <curl/curl.h>
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -17,6 +20,7 @@
 #include "roster/alloc.h"
 
 #define DT_DEFAULT_RATE 18
+#define DT_DEFAULT_CONCURRENCY 4
 #define DT_DEFAULT_TIMEOUT_MS 10000
 #define DT_DEFAULT_ATTEMPTS 5
 #define DT_DEFAULT_BAN_PAUSE_MS 300000
@@ -35,11 +39,21 @@ struct dt_slot {
     int64_t next_ns;
 };
 
+/* One HTTP connection: an easy handle and the reply it is reading. */
+struct dt_conn {
+    CURL *curl;
+    char *body;
+    size_t body_len;
+    size_t body_cap;
+    bool body_too_large;
+};
+
 struct dt_client {
     char *endpoint; /* without trailing slashes */
     char *app_key;
     char *app_secret;
     int rate_per_api;
+    int concurrency;
     int timeout_ms;
     int max_attempts;
     int ban_pause_ms;
@@ -48,18 +62,19 @@ struct dt_client {
     bool (*cancelled)(void *arg);
     void *cancel_arg;
 
-    CURL *curl;
-    char *body;
-    size_t body_len;
-    size_t body_cap;
-    bool body_too_large;
+    struct dt_conn *conn; /* the one dt__call uses */
 
+    /* Held while a token is fetched, so concurrent callers wait for one
+     * fetch instead of each making their own. */
+    pthread_mutex_t token_mu;
     char *token;              /* NULL when none is cached */
     int64_t token_refresh_ns; /* monotonic time after which it is refetched */
+    uint64_t token_gen;       /* bumped on every new token */
 
+    pthread_mutex_t slot_mu;
     struct dt_slot *slots;
     size_t n_slots;
-    size_t n_calls;
+    atomic_size_t n_calls;
 };
 
 static pthread_once_t curl_once = PTHREAD_ONCE_INIT;
@@ -124,6 +139,15 @@ with_jitter_ns(int ms)
     return base + (int64_t) (r % 1024u) * (base / 4) / 1024;
 }
 
+static rs_status
+fail_cancelled(const char *api, struct rs_error *err)
+{
+    rs_error_set(err, RS_ECANCELLED, "DINGTALK_CANCELLED",
+                 "DingTalk API \"%s\" call cancelled while waiting", api);
+    rs_error_meta(err, "api", api);
+    return RS_ECANCELLED;
+}
+
 static void
 free_secret(char **s)
 {
@@ -159,12 +183,14 @@ dt_client_create(const struct dt_config *cfg, struct dt_client **out, struct rs_
     client = rs_calloc(1, sizeof(*client));
     if (client == NULL)
         return rs_error_set(err, RS_ENOMEM, NULL, "out of memory");
+    pthread_mutex_init(&client->token_mu, NULL);
+    pthread_mutex_init(&client->slot_mu, NULL);
     client->endpoint = rs_strdup(cfg->endpoint);
     client->app_key = rs_strdup(cfg->app_key);
     client->app_secret = rs_strdup(cfg->app_secret);
-    client->curl = curl_easy_init();
+    client->conn = dt__conn_create();
     if (client->endpoint == NULL || client->app_key == NULL || client->app_secret == NULL
-        || client->curl == NULL) {
+        || client->conn == NULL) {
         rc = rs_error_set(err, RS_ENOMEM, NULL, "out of memory");
         goto out;
     }
@@ -173,6 +199,7 @@ dt_client_create(const struct dt_config *cfg, struct dt_client **out, struct rs_
         client->endpoint[--len] = '\0';
 
     client->rate_per_api = cfg->rate_per_api > 0 ? cfg->rate_per_api : DT_DEFAULT_RATE;
+    client->concurrency = cfg->concurrency > 0 ? cfg->concurrency : DT_DEFAULT_CONCURRENCY;
     client->timeout_ms = cfg->timeout_ms > 0 ? cfg->timeout_ms : DT_DEFAULT_TIMEOUT_MS;
     client->max_attempts = cfg->max_attempts > 0 ? cfg->max_attempts : DT_DEFAULT_ATTEMPTS;
     client->ban_pause_ms = cfg->ban_pause_ms > 0 ? cfg->ban_pause_ms : DT_DEFAULT_BAN_PAUSE_MS;
@@ -194,25 +221,58 @@ dt_client_destroy(struct dt_client *client)
 {
     if (client == NULL)
         return;
-    if (client->curl != NULL)
-        curl_easy_cleanup(client->curl);
+    dt__conn_destroy(client->conn);
     drop_token(client);
     free_secret(&client->app_secret);
     rs_free(client->app_key);
     rs_free(client->endpoint);
-    rs_free(client->body);
     rs_free(client->slots);
+    pthread_mutex_destroy(&client->token_mu);
+    pthread_mutex_destroy(&client->slot_mu);
     rs_free(client);
+}
+
+struct dt_conn *
+dt__conn_create(void)
+{
+    struct dt_conn *conn = rs_calloc(1, sizeof(*conn));
+
+    if (conn == NULL)
+        return NULL;
+    conn->curl = curl_easy_init();
+    if (conn->curl == NULL) {
+        rs_free(conn);
+        return NULL;
+    }
+    return conn;
+}
+
+void
+dt__conn_destroy(struct dt_conn *conn)
+{
+    if (conn == NULL)
+        return;
+    curl_easy_cleanup(conn->curl);
+    rs_free(conn->body);
+    rs_free(conn);
+}
+
+int
+dt__concurrency(const struct dt_client *client)
+{
+    return client->concurrency;
 }
 
 size_t
 dt__calls_made(const struct dt_client *client)
 {
-    return client->n_calls;
+    return atomic_load(&client->n_calls);
 }
 
 /* Waits for the next free slot of api. Calls to one path are spaced
- * 1/rate_per_api s apart, so no one-second window has more than rate_per_api. */
+ * 1/rate_per_api s apart, so no one-second window has more than rate_per_api.
+ * A walk's connections may hold slots seconds ahead, so the wait ends
+ * early when the client is cancelled. */
 static rs_status
 limiter_wait(struct dt_client *client, const char *api, struct rs_error *err)
 {
@@ -221,14 +281,17 @@ limiter_wait(struct dt_client *client, const char *api, struct rs_error *err)
     int64_t now, at;
     size_t i;
 
+    pthread_mutex_lock(&client->slot_mu);
     for (i = 0; i < client->n_slots; i++)
         if (strcmp(client->slots[i].api, api) == 0)
             slot = &client->slots[i];
     if (slot == NULL) {
         struct dt_slot *grown = rs_realloc(client->slots, (client->n_slots + 1) * sizeof(*grown));
 
-        if (grown == NULL)
+        if (grown == NULL) {
+            pthread_mutex_unlock(&client->slot_mu);
             return rs_error_set(err, RS_ENOMEM, NULL, "out of memory");
+        }
         client->slots = grown;
         slot = &client->slots[client->n_slots++];
         snprintf(slot->api, sizeof(slot->api), "%s", api);
@@ -237,34 +300,34 @@ limiter_wait(struct dt_client *client, const char *api, struct rs_error *err)
     now = now_ns();
     at = slot->next_ns > now ? slot->next_ns : now;
     slot->next_ns = at + interval;
-    sleep_ns(at - now);
-    return RS_OK;
+    pthread_mutex_unlock(&client->slot_mu);
+    return pause_ns(client, at - now) ? RS_OK : fail_cancelled(api, err);
 }
 
 static size_t
 on_body(char *data, size_t size, size_t nmemb, void *arg)
 {
-    struct dt_client *client = arg;
+    struct dt_conn *conn = arg;
     size_t n = size * nmemb;
     size_t cap;
     char *grown;
 
-    if (client->body_len + n > DT_MAX_BODY) {
-        client->body_too_large = true;
+    if (conn->body_len + n > DT_MAX_BODY) {
+        conn->body_too_large = true;
         return 0;
     }
-    if (client->body_len + n > client->body_cap) {
-        cap = client->body_cap == 0 ? 16384 : client->body_cap;
-        while (cap < client->body_len + n)
+    if (conn->body_len + n > conn->body_cap) {
+        cap = conn->body_cap == 0 ? 16384 : conn->body_cap;
+        while (cap < conn->body_len + n)
             cap *= 2;
-        grown = rs_realloc(client->body, cap);
+        grown = rs_realloc(conn->body, cap);
         if (grown == NULL)
             return 0;
-        client->body = grown;
-        client->body_cap = cap;
+        conn->body = grown;
+        conn->body_cap = cap;
     }
-    memcpy(client->body + client->body_len, data, n);
-    client->body_len += n;
+    memcpy(conn->body + conn->body_len, data, n);
+    conn->body_len += n;
     return n;
 }
 
@@ -274,15 +337,15 @@ on_body(char *data, size_t size, size_t nmemb, void *arg)
  * the HTTP status of a completed exchange.
  */
 static CURLcode
-http_send(struct dt_client *client, const char *url, const char *post_body,
-          long *http_status)
+http_send(struct dt_client *client, struct dt_conn *conn, const char *url,
+          const char *post_body, long *http_status)
 {
     struct curl_slist *headers = NULL;
-    CURL *c = client->curl;
+    CURL *c = conn->curl;
     CURLcode cc;
 
-    client->body_len = 0;
-    client->body_too_large = false;
+    conn->body_len = 0;
+    conn->body_too_large = false;
     *http_status = 0;
     curl_easy_reset(c);
     curl_easy_setopt(c, CURLOPT_URL, url);
@@ -291,7 +354,7 @@ http_send(struct dt_client *client, const char *url, const char *post_body,
     curl_easy_setopt(c, CURLOPT_TIMEOUT_MS, (long) client->timeout_ms);
     curl_easy_setopt(c, CURLOPT_CONNECTTIMEOUT_MS, (long) client->timeout_ms);
     curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, on_body);
-    curl_easy_setopt(c, CURLOPT_WRITEDATA, client);
+    curl_easy_setopt(c, CURLOPT_WRITEDATA, conn);
     curl_easy_setopt(c, CURLOPT_ACCEPT_ENCODING, "");
     if (post_body != NULL) {
         headers = curl_slist_append(headers, "Content-Type: application/json;charset=utf-8");
@@ -303,7 +366,7 @@ http_send(struct dt_client *client, const char *url, const char *post_body,
     } else {
         curl_easy_setopt(c, CURLOPT_HTTPGET, 1L);
     }
-    client->n_calls++;
+    atomic_fetch_add(&client->n_calls, 1);
     cc = curl_easy_perform(c);
     if (cc == CURLE_OK)
         curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, http_status);
@@ -317,7 +380,8 @@ http_send(struct dt_client *client, const char *url, const char *post_body,
 /* Builds endpoint/api?name=value&..., escaping each value; NULL on OOM.
  * names and values end with a NULL name. */
 static char *
-build_url(struct dt_client *client, const char *api, const char *const *params)
+build_url(const struct dt_client *client, struct dt_conn *conn, const char *api,
+          const char *const *params)
 {
     size_t cap = strlen(client->endpoint) + strlen(api) + 4;
     char *url, *p;
@@ -325,7 +389,7 @@ build_url(struct dt_client *client, const char *api, const char *const *params)
     size_t i, n = 0;
 
     for (i = 0; params[2 * i] != NULL && i < 4; i++) {
-        escaped[i] = curl_easy_escape(client->curl, params[2 * i + 1], 0);
+        escaped[i] = curl_easy_escape(conn->curl, params[2 * i + 1], 0);
         if (escaped[i] == NULL)
             goto fail;
         cap += strlen(params[2 * i]) + strlen(escaped[i]) + 2;
@@ -439,23 +503,21 @@ backoff_ms(int attempt)
     return ms > DT_BACKOFF_MAX_MS ? DT_BACKOFF_MAX_MS : (int) ms;
 }
 
-static rs_status request(struct dt_client *client, const char *api, json_t *body,
-                         bool is_gettoken, json_t **result, long *errcode,
+static rs_status request(struct dt_client *client, struct dt_conn *conn, const char *api,
+                         json_t *body, bool is_gettoken, json_t **result, long *errcode,
                          struct rs_error *err);
 
-/* Makes sure a token is cached, fetching one when none is or it is near expiry. */
+/* Caches a new token; called with token_mu held. */
 static rs_status
-ensure_token(struct dt_client *client, struct rs_error *err)
+fetch_token(struct dt_client *client, struct dt_conn *conn, struct rs_error *err)
 {
     json_t *reply = NULL;
     const char *value;
     int64_t ttl;
     rs_status rc;
 
-    if (client->token != NULL && now_ns() < client->token_refresh_ns)
-        return RS_OK;
     drop_token(client);
-    rc = request(client, "gettoken", NULL, true, &reply, NULL, err);
+    rc = request(client, conn, "gettoken", NULL, true, &reply, NULL, err);
     if (rc != RS_OK)
         return rc;
     value = dt__json_str(reply, "access_token");
@@ -474,6 +536,7 @@ ensure_token(struct dt_client *client, struct rs_error *err)
         goto out;
     }
     client->token_refresh_ns = now_ns() + ttl * 1000000000LL;
+    client->token_gen++;
     rs_log_debug(client->log, "fetched DingTalk access token", NULL);
 out:
     /* The reply contains the token, so wipe it before it goes back to the heap. */
@@ -484,35 +547,72 @@ out:
     return rc;
 }
 
-/* Sends one attempt of api; *env receives the parsed reply or the
- * transport failure is returned as a libcurl code. */
+/*
+ * Copies the cached token into *token (owned by the caller, to be wiped
+ * with free_secret), fetching one when none is cached or it is near
+ * expiry. *gen tells which token it was, for forget_token.
+ */
 static rs_status
-send_once(struct dt_client *client, const char *api, const char *post_body, bool is_gettoken,
-          CURLcode *cc, struct dt_envelope *env, struct rs_error *err)
+take_token(struct dt_client *client, struct dt_conn *conn, char **token, uint64_t *gen,
+           struct rs_error *err)
+{
+    rs_status rc = RS_OK;
+
+    *token = NULL;
+    pthread_mutex_lock(&client->token_mu);
+    if (client->token == NULL || now_ns() >= client->token_refresh_ns)
+        rc = fetch_token(client, conn, err);
+    if (rc == RS_OK) {
+        *token = rs_strdup(client->token);
+        *gen = client->token_gen;
+        if (*token == NULL)
+            rc = rs_error_set(err, RS_ENOMEM, NULL, "out of memory");
+    }
+    pthread_mutex_unlock(&client->token_mu);
+    return rc;
+}
+
+/* Drops the cached token if it is still the one DingTalk rejected; another
+ * connection may have replaced it already. */
+static void
+forget_token(struct dt_client *client, uint64_t gen)
+{
+    pthread_mutex_lock(&client->token_mu);
+    if (client->token_gen == gen)
+        drop_token(client);
+    pthread_mutex_unlock(&client->token_mu);
+}
+
+/* Sends one attempt of api with token (NULL for gettoken); *env receives
+ * the parsed reply or the transport failure is returned as a libcurl code. */
+static rs_status
+send_once(struct dt_client *client, struct dt_conn *conn, const char *api,
+          const char *post_body, const char *token, CURLcode *cc, struct dt_envelope *env,
+          struct rs_error *err)
 {
     const char *params[6] = {NULL, NULL, NULL, NULL, NULL, NULL};
     char *url;
     long status;
     rs_status rc;
 
-    if (is_gettoken) {
+    if (token == NULL) {
         params[0] = "appkey";
         params[1] = client->app_key;
         params[2] = "appsecret";
         params[3] = client->app_secret;
     } else {
         params[0] = "access_token";
-        params[1] = client->token;
+        params[1] = token;
     }
-    url = build_url(client, api, params);
+    url = build_url(client, conn, api, params);
     if (url == NULL)
         return rs_error_set(err, RS_ENOMEM, NULL, "out of memory");
     rc = limiter_wait(client, api, err);
     if (rc == RS_OK) {
-        *cc = http_send(client, url, post_body, &status);
+        *cc = http_send(client, conn, url, post_body, &status);
         if (*cc == CURLE_OK)
-            dt__envelope_parse(client->body, client->body_len, status, env);
-        else if (client->body_too_large)
+            dt__envelope_parse(conn->body, conn->body_len, status, env);
+        else if (conn->body_too_large)
             *cc = CURLE_FILESIZE_EXCEEDED;
     }
     explicit_bzero(url, strlen(url));
@@ -522,11 +622,13 @@ send_once(struct dt_client *client, const char *api, const char *post_body, bool
 
 /* The retry loop shared by gettoken and every API call. */
 static rs_status
-request(struct dt_client *client, const char *api, json_t *body, bool is_gettoken,
-        json_t **result, long *errcode, struct rs_error *err)
+request(struct dt_client *client, struct dt_conn *conn, const char *api, json_t *body,
+        bool is_gettoken, json_t **result, long *errcode, struct rs_error *err)
 {
     struct dt_envelope env;
     char *post_body = NULL;
+    char *token = NULL;
+    uint64_t token_gen = 0;
     bool token_retried = false;
     enum dt_code_class cls;
     int attempt = 0;
@@ -547,12 +649,13 @@ request(struct dt_client *client, const char *api, json_t *body, bool is_gettoke
         json_decref(env.root);
         memset(&env, 0, sizeof(env));
         cc = CURLE_OK;
+        free_secret(&token);
         if (!is_gettoken) {
-            rc = ensure_token(client, err);
+            rc = take_token(client, conn, &token, &token_gen, err);
             if (rc != RS_OK)
                 goto out;
         }
-        rc = send_once(client, api, post_body, is_gettoken, &cc, &env, err);
+        rc = send_once(client, conn, api, post_body, token, &cc, &env, err);
         if (rc != RS_OK)
             goto out;
 
@@ -616,7 +719,7 @@ request(struct dt_client *client, const char *api, json_t *body, bool is_gettoke
             /* A refetch does not count as an attempt: the token died, not the API. */
             log_token_refresh(client, api, env.errcode);
             token_retried = true;
-            drop_token(client);
+            forget_token(client, token_gen);
             attempt--;
             continue;
         case DT_CLASS_THROTTLE:
@@ -650,11 +753,10 @@ request(struct dt_client *client, const char *api, json_t *body, bool is_gettoke
         goto out;
     }
 cancelled:
-    rc = rs_error_set(err, RS_ECANCELLED, "DINGTALK_CANCELLED",
-                      "DingTalk API \"%s\" call cancelled while waiting to retry", api);
-    rs_error_meta(err, "api", api);
+    rc = fail_cancelled(api, err);
 out:
     json_decref(env.root);
+    free_secret(&token);
     if (post_body != NULL)
         free(post_body);
     return rc;
@@ -664,5 +766,13 @@ rs_status
 dt__call(struct dt_client *client, const char *api, json_t *body, json_t **result,
          long *errcode, struct rs_error *err)
 {
-    return request(client, api, body, false, result, errcode, err);
+    return request(client, client->conn, api, body, false, result, errcode, err);
+}
+
+rs_status
+dt__call_on(struct dt_client *client, struct dt_conn *conn, const char *api, json_t *body,
+            json_t **result, long *errcode, struct rs_error *err)
+{
+    return request(client, conn != NULL ? conn : client->conn, api, body, false, result,
+                   errcode, err);
 }

@@ -23,6 +23,9 @@ struct dt_config {
     const char *app_secret; /* copied; never logged */
     /* Calls per second per API the limiter allows; <= 0 means 18 (under 20). */
     int rate_per_api;
+    /* Requests a walk keeps in flight, each on its own connection. The
+     * limiter still spaces calls to one API. <= 0 means 4. */
+    int concurrency;
     int timeout_ms;         /* per HTTP request; <= 0 means 10000 */
     /* Attempts for a retryable failure (-1, 90002, 90018, non-JSON,
      * transport errors); <= 0 means 5. */
@@ -44,7 +47,8 @@ struct dt_config {
 /*
  * Creates a client; *out owned by the caller (dt_client_destroy). Nothing
  * is sent until the first call.
- * THREAD-SAFETY: one client is used by one thread at a time.
+ * THREAD-SAFETY: one client is used by one thread at a time; dt_fetch_org
+ * starts threads of its own and waits for them.
  */
 RS_MUSTCHECK rs_status dt_client_create(const struct dt_config *cfg, struct dt_client **out,
                                         struct rs_error *err);

@@ -14,6 +14,8 @@
 
 #include "dingtalk.h"
 
+struct dt_conn;
+
 /* The kind of one HTTP reply body. */
 enum dt_body_kind {
     DT_BODY_OK,        /* JSON with errcode 0 (or no errcode, as auth/scopes may send) */
@@ -75,6 +77,40 @@ bool dt__json_bool(const json_t *obj, const char *key);
  */
 RS_MUSTCHECK rs_status dt__call(struct dt_client *client, const char *api, json_t *body,
                                 json_t **result, long *errcode, struct rs_error *err);
+
+/*
+ * The same on conn, one of the connections a walk keeps for its requests
+ * in flight; NULL means the client's own. THREAD-SAFETY: threads may call dt__call_on at once on one
+ * client, each with its own conn; the token cache and the limiter are
+ * shared under locks. dt__call uses the client's own conn, so it is not
+ * called while dt__call_on calls are running.
+ */
+RS_MUSTCHECK rs_status dt__call_on(struct dt_client *client, struct dt_conn *conn,
+                                   const char *api, json_t *body, json_t **result,
+                                   long *errcode, struct rs_error *err);
+
+/* A new connection, owned by the caller (dt__conn_destroy); NULL on OOM. */
+struct dt_conn *dt__conn_create(void);
+void dt__conn_destroy(struct dt_conn *conn);
+
+/* Requests a walk may keep in flight (dt_config.concurrency). */
+int dt__concurrency(const struct dt_client *client);
+
+/*
+ * One task of a parallel batch: reads task i on conn (NULL for the
+ * client's own connection). Returns false when the batch should hand out
+ * no more tasks.
+ */
+typedef bool (*dt_task_fn)(void *arg, size_t i, struct dt_conn *conn);
+
+/*
+ * Runs tasks 0..n-1 in index order on the calling thread and on up to
+ * n_conns more threads, one per conns[k] (borrowed), and returns when all
+ * have ended. Returns how many tasks were handed out: after a task
+ * returned false, tasks from that count on were never run.
+ */
+size_t dt__run_parallel(struct dt_conn *const *conns, size_t n_conns, size_t n,
+                        dt_task_fn fn, void *arg);
 
 /* HTTP requests sent by this client so far, gettoken included. */
 size_t dt__calls_made(const struct dt_client *client);

@@ -2,8 +2,10 @@
  * services/sync/src/dingtalk_walk.c
  *    The walk of the visible organisation: auth/scopes roots, listsub one
  *    level at a time, user/list with cursor paging for each department's
- *    direct members, and user/get for authed_user entries. The connection
- *    probe is here too.
+ *    direct members, and user/get for authed_user entries. Departments are
+ *    read in batches on several connections at once, and join the result
+ *    in queue order, so the result does not depend on which reply came
+ *    first. The connection probe is here too.
  */
 #include "dingtalk_int.h"
 
@@ -15,6 +17,9 @@
 
 /* DingTalk's largest user/list page. */
 #define DT_PAGE_SIZE 100
+/* Departments read per batch and connection: enough to keep every
+ * connection busy while one department pages through many members. */
+#define DT_BATCH_PER_CONN 8
 
 struct walk {
     struct dt_client *client;
@@ -32,6 +37,21 @@ struct walk {
 
     json_t *seen_depts; /* "dept_id" -> true, every department queued once */
     json_t *user_index; /* userid -> index into org->users */
+
+    struct dt_conn **conns; /* the extra connections of a batch, owned */
+    size_t n_conns;
+    struct dept_read *reads; /* one per department of a batch */
+    size_t reads_cap;
+};
+
+/* What one department's requests returned, before it joins the result. */
+struct dept_read {
+    int64_t dept_id;
+    json_t *children; /* owned */
+    json_t *members;  /* owned */
+    long errcode;
+    rs_status rc;
+    struct rs_error err;
 };
 
 static bool
@@ -388,8 +408,8 @@ read_root(struct walk *w, int64_t root, struct rs_error *err)
 
 /* Lists the children of dept_id into *children (a new JSON array). */
 static rs_status
-list_children(struct walk *w, int64_t dept_id, json_t **children, long *errcode,
-              struct rs_error *err)
+list_children(struct walk *w, struct dt_conn *conn, int64_t dept_id, json_t **children,
+              long *errcode, struct rs_error *err)
 {
     json_t *reply = NULL;
     json_t *body;
@@ -400,7 +420,8 @@ list_children(struct walk *w, int64_t dept_id, json_t **children, long *errcode,
     body = json_pack("{s:I}", "dept_id", (json_int_t) dept_id);
     if (body == NULL)
         return oom(err);
-    rc = dt__call(w->client, "topapi/v2/department/listsub", body, &reply, errcode, err);
+    rc = dt__call_on(w->client, conn, "topapi/v2/department/listsub", body, &reply, errcode,
+                     err);
     json_decref(body);
     if (rc != RS_OK)
         return rc;
@@ -412,8 +433,8 @@ list_children(struct walk *w, int64_t dept_id, json_t **children, long *errcode,
 
 /* Pages user/list of dept_id into *members (a new JSON array of user objects). */
 static rs_status
-list_members(struct walk *w, int64_t dept_id, json_t **members, long *errcode,
-             struct rs_error *err)
+list_members(struct walk *w, struct dt_conn *conn, int64_t dept_id, json_t **members,
+             long *errcode, struct rs_error *err)
 {
     json_t *reply = NULL;
     json_t *body = NULL;
@@ -432,7 +453,7 @@ list_members(struct walk *w, int64_t dept_id, json_t **members, long *errcode,
             rc = oom(err);
             goto out;
         }
-        rc = dt__call(w->client, "topapi/v2/user/list", body, &reply, errcode, err);
+        rc = dt__call_on(w->client, conn, "topapi/v2/user/list", body, &reply, errcode, err);
         json_decref(body);
         body = NULL;
         if (rc != RS_OK && *errcode == 40068 && !restarted) {
@@ -473,30 +494,42 @@ out:
     return rc;
 }
 
+/* A task of dt__run_parallel: the children and direct members of one
+ * department. Runs on several threads at once; touches only its own read. */
+static bool
+read_dept(void *arg, size_t i, struct dt_conn *conn)
+{
+    struct walk *w = arg;
+    struct dept_read *r = &w->reads[i];
+
+    r->rc = list_children(w, conn, r->dept_id, &r->children, &r->errcode, &r->err);
+    if (r->rc == RS_OK)
+        r->rc = list_members(w, conn, r->dept_id, &r->members, &r->errcode, &r->err);
+    /* Any failure but a department gone ends the walk: stop reading. */
+    return r->rc == RS_OK || dept_gone(r->errcode);
+}
+
 /*
- * Reads one queued department: its children and its direct members. The
- * department, its children and its members enter the result together, so
- * one that turns out to be out of scope (50004) or deleted (60003) halfway
- * leaves nothing behind.
+ * Adds one read department, its children and its members to the result.
+ * They enter together, so one that turned out to be out of scope (50004)
+ * or deleted (60003) halfway leaves nothing behind.
  */
 static rs_status
-read_dept(struct walk *w, struct dt_department *d, struct rs_error *err)
+add_dept(struct walk *w, struct dt_department *d, struct dept_read *r, struct rs_error *err)
 {
     struct dt_org *org = w->org;
     struct dt_department child;
-    json_t *children = NULL;
-    json_t *members = NULL;
     json_t *v;
-    long errcode = 0;
     size_t i;
-    rs_status rc;
+    rs_status rc = RS_OK;
 
-    rc = list_children(w, d->dept_id, &children, &errcode, err);
-    if (rc == RS_OK)
-        rc = list_members(w, d->dept_id, &members, &errcode, err);
-    if (rc != RS_OK) {
-        if (dept_gone(errcode))
-            rc = skip_dept(w, d->dept_id, errcode, err);
+    if (r->rc != RS_OK) {
+        if (dept_gone(r->errcode)) {
+            rc = skip_dept(w, d->dept_id, r->errcode, err);
+        } else {
+            *err = r->err;
+            rc = r->rc;
+        }
         RS_FREE(&d->name);
         goto out;
     }
@@ -508,7 +541,7 @@ read_dept(struct walk *w, struct dt_department *d, struct rs_error *err)
     }
     org->depts[org->n_depts++] = *d;
     d->name = NULL;
-    json_array_foreach(children, i, v) {
+    json_array_foreach(r->children, i, v) {
         if (dept_from_json(v, 0, &child) != RS_OK) {
             rc = oom(err);
             goto out;
@@ -523,14 +556,68 @@ read_dept(struct walk *w, struct dt_department *d, struct rs_error *err)
         if (rc != RS_OK)
             goto out;
     }
-    json_array_foreach(members, i, v) {
+    json_array_foreach(r->members, i, v) {
         rc = merge_user(w, v, org->depts[org->n_depts - 1].dept_id, err);
         if (rc != RS_OK)
             goto out;
     }
 out:
-    json_decref(children);
-    json_decref(members);
+    return rc;
+}
+
+static void
+reads_clear(struct dept_read *reads, size_t n)
+{
+    size_t i;
+
+    for (i = 0; i < n; i++) {
+        json_decref(reads[i].children);
+        json_decref(reads[i].members);
+    }
+    memset(reads, 0, n * sizeof(*reads));
+}
+
+/*
+ * Reads the next batch of queued departments at once, then adds them in
+ * queue order. Children found here join the queue for a later batch.
+ */
+static rs_status
+read_batch(struct walk *w, dt_progress_fn progress, void *arg, struct rs_error *err)
+{
+    struct dt_org *org = w->org;
+    size_t n = w->queue_len - w->queue_head;
+    size_t i, handed_out;
+    rs_status rc = RS_OK;
+
+    if (n > w->reads_cap)
+        n = w->reads_cap;
+    for (i = 0; i < n; i++) {
+        w->reads[i].dept_id = w->queue[w->queue_head + i].dept_id;
+        rs_error_clear(&w->reads[i].err);
+    }
+    handed_out = dt__run_parallel(w->conns, w->n_conns, n, read_dept, w);
+    for (i = 0; i < n; i++) {
+        struct dt_department d = w->queue[w->queue_head++];
+
+        /* Never reached: a task is left unread only after a failure
+         * earlier in the batch, which ended this loop. */
+        if (i >= handed_out) {
+            RS_FREE(&d.name);
+            rc = rs_error_set(err, RS_EINTERNAL, NULL, "department %lld was not read",
+                              (long long) d.dept_id);
+            goto out;
+        }
+        rc = add_dept(w, &d, &w->reads[i], err);
+        if (rc != RS_OK)
+            goto out;
+        if (progress != NULL && !progress(arg, org->n_depts, org->n_users)) {
+            rc = rs_error_set(err, RS_ECANCELLED, "DINGTALK_WALK_CANCELLED",
+                              "DingTalk walk cancelled after %zu departments", org->n_depts);
+            goto out;
+        }
+    }
+out:
+    reads_clear(w->reads, n);
     return rc;
 }
 
@@ -648,6 +735,27 @@ cmp_user(const void *a, const void *b)
     return strcmp(((const struct dt_user *) a)->userid, ((const struct dt_user *) b)->userid);
 }
 
+/* Opens the connections and the read slots of the batches. */
+static rs_status
+walk_open(struct walk *w, struct rs_error *err)
+{
+    size_t n = (size_t) dt__concurrency(w->client);
+
+    w->conns = rs_calloc(n, sizeof(*w->conns));
+    w->reads_cap = n * DT_BATCH_PER_CONN;
+    w->reads = rs_calloc(w->reads_cap, sizeof(*w->reads));
+    w->seen_depts = json_object();
+    w->user_index = json_object();
+    if (w->conns == NULL || w->reads == NULL || w->seen_depts == NULL || w->user_index == NULL)
+        return oom(err);
+    for (w->n_conns = 0; w->n_conns + 1 < n; w->n_conns++) {
+        w->conns[w->n_conns] = dt__conn_create();
+        if (w->conns[w->n_conns] == NULL)
+            return oom(err);
+    }
+    return RS_OK;
+}
+
 static void
 walk_cleanup(struct walk *w)
 {
@@ -658,6 +766,10 @@ walk_cleanup(struct walk *w)
     rs_free(w->queue);
     json_decref(w->seen_depts);
     json_decref(w->user_index);
+    for (i = 0; i < w->n_conns; i++)
+        dt__conn_destroy(w->conns[i]);
+    rs_free(w->conns);
+    rs_free(w->reads);
 }
 
 rs_status
@@ -675,12 +787,9 @@ dt_fetch_org(struct dt_client *client, struct dt_org *out, dt_progress_fn progre
     memset(&w, 0, sizeof(w));
     w.client = client;
     w.org = out;
-    w.seen_depts = json_object();
-    w.user_index = json_object();
-    if (w.seen_depts == NULL || w.user_index == NULL) {
-        rc = oom(err);
+    rc = walk_open(&w, err);
+    if (rc != RS_OK)
         goto out;
-    }
     rc = read_scopes(client, &out->scope_dept_ids, &out->n_scope_depts, &scope_users,
                      &n_scope_users, err);
     if (rc != RS_OK)
@@ -692,16 +801,9 @@ dt_fetch_org(struct dt_client *client, struct dt_org *out, dt_progress_fn progre
             goto out;
     }
     while (w.queue_head < w.queue_len) {
-        struct dt_department d = w.queue[w.queue_head++];
-
-        rc = read_dept(&w, &d, err);
+        rc = read_batch(&w, progress, arg, err);
         if (rc != RS_OK)
             goto out;
-        if (progress != NULL && !progress(arg, out->n_depts, out->n_users)) {
-            rc = rs_error_set(err, RS_ECANCELLED, "DINGTALK_WALK_CANCELLED",
-                              "DingTalk walk cancelled after %zu departments", out->n_depts);
-            goto out;
-        }
     }
     for (i = 0; i < n_scope_users; i++) {
         rc = read_authed_user(&w, scope_users[i], err);

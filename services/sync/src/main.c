@@ -164,7 +164,10 @@ sync_settings_load(struct sync_settings *s, struct rs_error *err)
         rc = cfg_int("ROSTER_SYNC_DELETION_GUARD_PERCENT", 20, 0, 100,
                      &s->deletion_guard_pct, err);
     if (rc == RS_OK)
-        rc = cfg_int("ROSTER_SYNC_DINGTALK_RATE", 18, 1, 1000, &s->dingtalk_rate, err);
+        rc = cfg_int("ROSTER_SYNC_DINGTALK_RATE", 18, 1, 100000, &s->dingtalk_rate, err);
+    if (rc == RS_OK)
+        rc = cfg_int("ROSTER_SYNC_DINGTALK_CONCURRENCY", 4, 1, 32, &s->dingtalk_concurrency,
+                     err);
     if (rc == RS_OK)
         rc = cfg_int("ROSTER_SYNC_DINGTALK_TIMEOUT_MS", 10000, 100, 600000,
                      &s->dingtalk_timeout_ms, err);
@@ -305,6 +308,7 @@ main(int argc, char **argv)
         .rpc = &sync_rpc_service,
         .init = sync_service_init,
         .cleanup = sync_service_cleanup,
+        .stopping = sync_worker_request_stop,
         .descriptor_set = sync_descriptor_set,
         .descriptor_set_len = sync_descriptor_set_len,
     };

@@ -624,6 +624,7 @@ sync_source_client(struct sync_service *svc, rs_db_conn *conn, const char *org_i
     cfg.app_key = PQgetvalue(res, 0, 1);
     cfg.app_secret = secret;
     cfg.rate_per_api = svc->settings.dingtalk_rate;
+    cfg.concurrency = svc->settings.dingtalk_concurrency;
     cfg.timeout_ms = svc->settings.dingtalk_timeout_ms;
     cfg.ban_pause_ms = svc->settings.dingtalk_ban_pause_ms;
     cfg.throttle_pause_ms = svc->settings.dingtalk_throttle_pause_ms;

@@ -73,6 +73,7 @@ struct sync_settings {
     int max_attempts;            /* ROSTER_SYNC_MAX_ATTEMPTS, 3: then ABANDONED */
     int deletion_guard_pct;      /* ROSTER_SYNC_DELETION_GUARD_PERCENT, 20 */
     int dingtalk_rate;           /* ROSTER_SYNC_DINGTALK_RATE, 18 calls/s per API */
+    int dingtalk_concurrency;    /* ROSTER_SYNC_DINGTALK_CONCURRENCY, 4 requests in flight */
     int dingtalk_timeout_ms;     /* ROSTER_SYNC_DINGTALK_TIMEOUT_MS, 10000 */
     int dingtalk_ban_pause_ms;   /* ROSTER_SYNC_DINGTALK_BAN_PAUSE_MS, 300000 */
     int dingtalk_throttle_pause_ms; /* ROSTER_SYNC_DINGTALK_THROTTLE_PAUSE_MS, 1000 */

@@ -334,6 +334,17 @@ sync_worker_start(struct sync_service *svc, const char *conninfo, struct rs_erro
 }
 
 void
+sync_worker_request_stop(void *arg)
+{
+    struct sync_service *svc = arg;
+
+    if (svc->worker == NULL)
+        return;
+    atomic_store(&svc->worker->stop, true);
+    wake_all(svc->worker);
+}
+
+void
 sync_worker_stop(struct sync_service *svc)
 {
     struct sync_worker *w = svc->worker;

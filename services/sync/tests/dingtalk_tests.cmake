@@ -13,6 +13,7 @@ file(MAKE_DIRECTORY ${RS_DINGTALK_TMP})
 foreach(case
         small_tree_all_levels
         generated_tree_matches_fixture
+        concurrent_walk_matches_one_connection
         paging_over_100_members
         scope_subtree_and_authed_user
         scope_shrink_skips_50004_branch

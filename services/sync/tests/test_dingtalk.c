@@ -522,6 +522,93 @@ generated_tree_matches_fixture(void **state)
     sim_stop(&s);
 }
 
+static struct dt_client *
+generated_client(const struct sim *s, const json_t *doc, int concurrency)
+{
+    const json_t *app = json_object_get(doc, "app");
+    struct dt_config cfg;
+    struct dt_client *client = NULL;
+    struct rs_error err;
+
+    memset(&cfg, 0, sizeof(cfg));
+    cfg.endpoint = s->base;
+    cfg.app_key = json_string_value(json_object_get(app, "key"));
+    cfg.app_secret = json_string_value(json_object_get(app, "secret"));
+    cfg.rate_per_api = 100000;
+    cfg.concurrency = concurrency;
+    assert_int_equal(dt_client_create(&cfg, &client, &err), RS_OK);
+    return client;
+}
+
+/*
+ * Eight requests in flight give the same organisation as one, in the same
+ * order, with the same calls; and a failure halfway still fails the walk
+ * and leaves nothing behind.
+ */
+static void
+concurrent_walk_matches_one_connection(void **state)
+{
+    struct sim s;
+    struct dt_client *one, *eight;
+    struct dt_org a, b;
+    struct rs_error err;
+    char path[512], cmd[1200];
+    json_t *doc;
+    long listed;
+    size_t i;
+
+    (void) state;
+    snprintf(path, sizeof(path), "%s/gen-par-%d.json", env_or_fail("TEST_TMPDIR"),
+             (int) getpid());
+    snprintf(cmd, sizeof(cmd), "'%s' generate --users 4000 --seed 11 --out '%s'",
+             env_or_fail("SIM_BIN"), path);
+    assert_int_equal(system(cmd), 0);
+    doc = json_load_file(path, 0, NULL);
+    assert_non_null(doc);
+    sim_start(&s, path, NULL);
+    /* Unthrottled, so that retries do not make the call counts differ. */
+    sim_control(&s, "{\"op\":\"config\",\"rate_limit\":0}");
+    one = generated_client(&s, doc, 1);
+    eight = generated_client(&s, doc, 8);
+    fetch_ok(one, &a);
+    listed = sim_calls(&s, "topapi/v2/user/list");
+    fetch_ok(eight, &b);
+    assert_int_equal(sim_calls(&s, "topapi/v2/user/list"), 2 * listed);
+    assert_int_equal(a.n_calls, b.n_calls);
+    assert_true(a.n_depts > 3 * 8 * 8); /* several batches of 8 connections */
+    assert_int_equal(a.n_depts, b.n_depts);
+    for (i = 0; i < a.n_depts; i++) {
+        assert_int_equal(a.depts[i].dept_id, b.depts[i].dept_id);
+        assert_int_equal(a.depts[i].parent_id, b.depts[i].parent_id);
+        assert_string_equal(a.depts[i].name, b.depts[i].name);
+    }
+    assert_int_equal(a.n_users, b.n_users);
+    for (i = 0; i < a.n_users; i++) {
+        assert_string_equal(a.users[i].userid, b.users[i].userid);
+        assert_string_equal(a.users[i].name, b.users[i].name);
+        assert_depts(&b.users[i], a.users[i].dept_ids, a.users[i].n_dept_ids);
+    }
+    dt_org_free(&b);
+
+    /* The 20th user/list call from now is denied: the walk fails with that error,
+     * and the other connections stop taking departments. */
+    sim_control(&s, "{\"op\":\"fault.add\",\"api\":\"topapi/v2/user/list\",\"kind\":"
+                    "\"error\",\"errcode\":60011,\"at\":20}");
+    rs_error_clear(&err);
+    assert_int_equal(dt_fetch_org(eight, &b, NULL, NULL, &err), RS_EPERM);
+    assert_string_equal(err.reason, "DINGTALK_PERMISSION_DENIED");
+    assert_int_equal(b.n_depts, 0);
+    assert_int_equal(b.n_users, 0);
+    assert_true(sim_calls(&s, "topapi/v2/user/list") < 3 * listed);
+
+    dt_org_free(&a);
+    dt_client_destroy(one);
+    dt_client_destroy(eight);
+    json_decref(doc);
+    unlink(path);
+    sim_stop(&s);
+}
+
 /* 250 extra members in one department take three user/list pages. */
 static void
 paging_over_100_members(void **state)
@@ -1160,6 +1247,7 @@ main(int argc, char **argv)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_teardown(small_tree_all_levels, kill_running_sim),
         cmocka_unit_test_teardown(generated_tree_matches_fixture, kill_running_sim),
+        cmocka_unit_test_teardown(concurrent_walk_matches_one_connection, kill_running_sim),
         cmocka_unit_test_teardown(paging_over_100_members, kill_running_sim),
         cmocka_unit_test_teardown(scope_subtree_and_authed_user, kill_running_sim),
         cmocka_unit_test_teardown(scope_shrink_skips_50004_branch, kill_running_sim),

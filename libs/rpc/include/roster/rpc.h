@@ -99,6 +99,14 @@ RS_MUSTCHECK rs_status rs_rpc_server_add_service(rs_rpc_server *server,
 void rs_rpc_server_set_health_probe(rs_rpc_server *server, rs_rpc_health_probe_fn probe,
                                     void *arg, int interval_ms);
 
+/*
+ * Installs fn, called with arg once when the shutdown begins, before the
+ * grace period: background work can start winding down while calls in
+ * flight finish. fn must not block.
+ * REQUIRES: before rs_rpc_server_start.
+ */
+void rs_rpc_server_on_shutdown(rs_rpc_server *server, void (*fn)(void *arg), void *arg);
+
 /* Binds, starts workers and the health thread. Returns the bound port in *port. */
 RS_MUSTCHECK rs_status rs_rpc_server_start(rs_rpc_server *server, int *port,
                                            struct rs_error *err);

@@ -49,6 +49,9 @@ struct rs_service_def {
     const struct rs_rpc_service *rpc; /* its name is also the health service name */
     rs_service_init_fn init;          /* NULL: user_data is the pool itself */
     rs_service_cleanup_fn cleanup;    /* may be NULL */
+    /* Called with user_data when the shutdown begins, before calls in
+     * flight have finished; must not block. May be NULL. */
+    void (*stopping)(void *user_data);
     /* FileDescriptorSet (with imports) served by reflection; static. */
     const unsigned char *descriptor_set;
     size_t descriptor_set_len;
