@@ -59,6 +59,26 @@ query_arrays(rs_db_conn *conn, struct group_batch *b, const char *name, const ch
 }
 
 /*
+ * Loads the groups whose ids are in arrays[0], sorted by id so that
+ * identity_find_row can search the rows. lock takes the parent lock of
+ * CreateUserGroup on each.
+ */
+static rs_status
+load_groups(rs_db_conn *conn, struct group_batch *b, struct rs_buf *arrays, bool lock,
+            PGresult **res, struct rs_error *err)
+{
+    return query_arrays(conn, b, lock ? "identity.groups_batch_parents"
+                                      : "identity.groups_batch_read_back",
+                        lock ? "SELECT " IDENTITY_GROUP_COLS " FROM identity.user_groups g "
+                               "WHERE g.organization_id = $1 AND g.id = ANY ($2::text[]) "
+                               "ORDER BY g.id COLLATE \"C\" FOR NO KEY UPDATE OF g"
+                             : "SELECT " IDENTITY_GROUP_COLS " FROM identity.user_groups g "
+                               "WHERE g.organization_id = $1 AND g.id = ANY ($2::text[]) "
+                               "ORDER BY g.id COLLATE \"C\"",
+                        arrays, 1, res, err);
+}
+
+/*
  * Loads and locks every parent in one query, then rejects the entries whose
  * parent is missing, synchronized or too deep, as CreateUserGroup does.
  */
@@ -86,13 +106,7 @@ check_parents(rs_db_conn *conn, struct group_batch *b, struct rs_error *err)
         rs_buf_arrays_free(arrays, 1);
         return RS_OK;
     }
-    /* Locked as CreateUserGroup locks its parent, and sorted by id so that
-     * identity_find_row can search the rows. */
-    rc = query_arrays(conn, b, "identity.groups_batch_parents",
-                      "SELECT " IDENTITY_GROUP_COLS " FROM identity.user_groups g "
-                      "WHERE g.organization_id = $1 AND g.id = ANY ($2::text[]) "
-                      "ORDER BY g.id COLLATE \"C\" FOR NO KEY UPDATE OF g",
-                      arrays, 1, &res, err);
+    rc = load_groups(conn, b, arrays, true, &res, err);
     if (rc != RS_OK)
         return rc;
     parents = rs_arena_alloc(arena, sizeof(*parents) * (size_t)(PQntuples(res) + 1));
@@ -262,11 +276,7 @@ read_back(rs_db_conn *conn, struct group_batch *b, struct rs_error *err)
     for (i = 0; i < b->n; i++)
         if (alive(&b->e[i]))
             rs_buf_elem(&arrays[0], b->e[i].id);
-    rc = query_arrays(conn, b, "identity.groups_batch_read_back",
-                      "SELECT " IDENTITY_GROUP_COLS " FROM identity.user_groups g "
-                      "WHERE g.organization_id = $1 AND g.id = ANY ($2::text[]) "
-                      "ORDER BY g.id COLLATE \"C\"",
-                      arrays, 1, &res, err);
+    rc = load_groups(conn, b, arrays, false, &res, err);
     if (rc != RS_OK)
         return rc;
     for (i = 0; i < b->n; i++) {

@@ -443,6 +443,42 @@ small_tree_all_levels(void **state)
     sim_stop(&s);
 }
 
+/* Writes a generated company of users members to a new file named in
+ * path and returns its document, owned by the caller. */
+static json_t *
+generate(int users, int seed, char *path, size_t size)
+{
+    char cmd[1200];
+    json_t *doc;
+
+    snprintf(path, size, "%s/gen-%d-%d.json", env_or_fail("TEST_TMPDIR"), (int) getpid(),
+             seed);
+    snprintf(cmd, sizeof(cmd), "'%s' generate --users %d --seed %d --out '%s'",
+             env_or_fail("SIM_BIN"), users, seed, path);
+    assert_int_equal(system(cmd), 0);
+    doc = json_load_file(path, 0, NULL);
+    assert_non_null(doc);
+    return doc;
+}
+
+static struct dt_client *
+generated_client(const struct sim *s, const json_t *doc, int concurrency)
+{
+    const json_t *app = json_object_get(doc, "app");
+    struct dt_config cfg;
+    struct dt_client *client = NULL;
+    struct rs_error err;
+
+    memset(&cfg, 0, sizeof(cfg));
+    cfg.endpoint = s->base;
+    cfg.app_key = json_string_value(json_object_get(app, "key"));
+    cfg.app_secret = json_string_value(json_object_get(app, "secret"));
+    cfg.rate_per_api = 100000;
+    cfg.concurrency = concurrency; /* 0: the default */
+    assert_int_equal(dt_client_create(&cfg, &client, &err), RS_OK);
+    return client;
+}
+
 /* A generated 5-level company: every department, user, parent link and
  * multi-department membership matches the fixture, byte for byte. */
 static void
@@ -451,7 +487,7 @@ generated_tree_matches_fixture(void **state)
     struct sim s;
     struct dt_client *client;
     struct dt_org org;
-    char path[512], cmd[1200];
+    char path[512];
     json_t *doc, *d, *u, *v;
     const struct dt_department *got;
     const struct dt_user *gu;
@@ -460,26 +496,9 @@ generated_tree_matches_fixture(void **state)
     size_t n;
 
     (void) state;
-    snprintf(path, sizeof(path), "%s/gen-%d.json", env_or_fail("TEST_TMPDIR"), (int) getpid());
-    snprintf(cmd, sizeof(cmd), "'%s' generate --users 600 --seed 7 --out '%s'",
-             env_or_fail("SIM_BIN"), path);
-    assert_int_equal(system(cmd), 0);
-    doc = json_load_file(path, 0, NULL);
-    assert_non_null(doc);
+    doc = generate(600, 7, path, sizeof(path));
     sim_start(&s, path, NULL);
-    {
-        struct dt_config cfg;
-        struct rs_error err;
-
-        memset(&cfg, 0, sizeof(cfg));
-        cfg.endpoint = s.base;
-        cfg.app_key = json_string_value(json_object_get(json_object_get(doc, "app"), "key"));
-        cfg.app_secret =
-            json_string_value(json_object_get(json_object_get(doc, "app"), "secret"));
-        cfg.rate_per_api = 1000;
-        client = NULL;
-        assert_int_equal(dt_client_create(&cfg, &client, &err), RS_OK);
-    }
+    client = generated_client(&s, doc, 0);
     fetch_ok(client, &org);
     assert_org_shape(&org);
 
@@ -522,24 +541,6 @@ generated_tree_matches_fixture(void **state)
     sim_stop(&s);
 }
 
-static struct dt_client *
-generated_client(const struct sim *s, const json_t *doc, int concurrency)
-{
-    const json_t *app = json_object_get(doc, "app");
-    struct dt_config cfg;
-    struct dt_client *client = NULL;
-    struct rs_error err;
-
-    memset(&cfg, 0, sizeof(cfg));
-    cfg.endpoint = s->base;
-    cfg.app_key = json_string_value(json_object_get(app, "key"));
-    cfg.app_secret = json_string_value(json_object_get(app, "secret"));
-    cfg.rate_per_api = 100000;
-    cfg.concurrency = concurrency;
-    assert_int_equal(dt_client_create(&cfg, &client, &err), RS_OK);
-    return client;
-}
-
 /*
  * Eight requests in flight give the same organisation as one, in the same
  * order, with the same calls; and a failure halfway still fails the walk
@@ -552,19 +553,13 @@ concurrent_walk_matches_one_connection(void **state)
     struct dt_client *one, *eight;
     struct dt_org a, b;
     struct rs_error err;
-    char path[512], cmd[1200];
+    char path[512];
     json_t *doc;
     long listed;
     size_t i;
 
     (void) state;
-    snprintf(path, sizeof(path), "%s/gen-par-%d.json", env_or_fail("TEST_TMPDIR"),
-             (int) getpid());
-    snprintf(cmd, sizeof(cmd), "'%s' generate --users 4000 --seed 11 --out '%s'",
-             env_or_fail("SIM_BIN"), path);
-    assert_int_equal(system(cmd), 0);
-    doc = json_load_file(path, 0, NULL);
-    assert_non_null(doc);
+    doc = generate(4000, 11, path, sizeof(path));
     sim_start(&s, path, NULL);
     /* Unthrottled, so that retries do not make the call counts differ. */
     sim_control(&s, "{\"op\":\"config\",\"rate_limit\":0}");
