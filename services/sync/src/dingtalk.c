@@ -70,6 +70,11 @@ struct dt_client {
     char *token;              /* NULL when none is cached */
     int64_t token_refresh_ns; /* monotonic time after which it is refetched */
     uint64_t token_gen;       /* bumped on every new token */
+    /* Token fetches finished, and the error of the last one (RS_OK when it
+     * succeeded), so that callers who waited for a failed fetch report its
+     * error instead of each running the same retries again. */
+    atomic_uint_fast64_t fetches;
+    struct rs_error fetch_err;
 
     pthread_mutex_t slot_mu;
     struct dt_slot *slots;
@@ -253,6 +258,9 @@ dt__conn_destroy(struct dt_conn *conn)
     if (conn == NULL)
         return;
     curl_easy_cleanup(conn->curl);
+    /* The last reply may be a gettoken reply, which contains the token. */
+    if (conn->body != NULL)
+        explicit_bzero(conn->body, conn->body_cap);
     rs_free(conn->body);
     rs_free(conn);
 }
@@ -301,7 +309,11 @@ limiter_wait(struct dt_client *client, const char *api, struct rs_error *err)
     at = slot->next_ns > now ? slot->next_ns : now;
     slot->next_ns = at + interval;
     pthread_mutex_unlock(&client->slot_mu);
-    return pause_ns(client, at - now) ? RS_OK : fail_cancelled(api, err);
+    /* Only a real wait checks the cancel hook, because during the grace
+     * period a call in flight (TestConnection, say) should still finish. */
+    if (at > now && !pause_ns(client, at - now))
+        return fail_cancelled(api, err);
+    return RS_OK;
 }
 
 static size_t
@@ -550,18 +562,30 @@ out:
 /*
  * Copies the cached token into *token (owned by the caller, to be wiped
  * with free_secret), fetching one when none is cached or it is near
- * expiry. *gen tells which token it was, for forget_token.
+ * expiry. *gen identifies the token, for forget_token. seen is the
+ * fetch count when the caller's request began: a fetch that failed since
+ * then fails this call too.
  */
 static rs_status
-take_token(struct dt_client *client, struct dt_conn *conn, char **token, uint64_t *gen,
-           struct rs_error *err)
+take_token(struct dt_client *client, struct dt_conn *conn, uint_fast64_t seen, char **token,
+           uint64_t *gen, struct rs_error *err)
 {
     rs_status rc = RS_OK;
 
     *token = NULL;
     pthread_mutex_lock(&client->token_mu);
-    if (client->token == NULL || now_ns() >= client->token_refresh_ns)
+    if (client->token == NULL && atomic_load(&client->fetches) != seen
+        && client->fetch_err.code != RS_OK) {
+        *err = client->fetch_err;
+        rc = err->code;
+    } else if (client->token == NULL || now_ns() >= client->token_refresh_ns) {
         rc = fetch_token(client, conn, err);
+        if (rc == RS_OK)
+            rs_error_clear(&client->fetch_err);
+        else
+            client->fetch_err = *err;
+        atomic_fetch_add(&client->fetches, 1);
+    }
     if (rc == RS_OK) {
         *token = rs_strdup(client->token);
         *gen = client->token_gen;
@@ -629,6 +653,7 @@ request(struct dt_client *client, struct dt_conn *conn, const char *api, json_t 
     char *post_body = NULL;
     char *token = NULL;
     uint64_t token_gen = 0;
+    uint_fast64_t fetches_seen = atomic_load(&client->fetches);
     bool token_retried = false;
     enum dt_code_class cls;
     int attempt = 0;
@@ -651,7 +676,7 @@ request(struct dt_client *client, struct dt_conn *conn, const char *api, json_t 
         cc = CURLE_OK;
         free_secret(&token);
         if (!is_gettoken) {
-            rc = take_token(client, conn, &token, &token_gen, err);
+            rc = take_token(client, conn, fetches_seen, &token, &token_gen, err);
             if (rc != RS_OK)
                 goto out;
         }

@@ -420,13 +420,14 @@ apply(rs_db_conn *conn, const char *source_id, struct rs_error *err)
                   "d.dept_order, d.flag, d.previous_name) IS DISTINCT FROM ROW(x.parent_id, "
                   "x.name, x.dept_order, x.new_flag, x.new_prev)",
                   1, params, err);
-    /* With an array, the items are read once and the rows are found
-     * through the primary key. */
+    /* IN plans as a hash semi-join. An array in its place would be
+     * searched once for every row of the source when the statistics are
+     * stale. */
     if (rc == RS_OK)
         rc = exec(conn, "sync.dp_dept_gone",
                   "UPDATE sync.departments d SET flag = 2, updated_at = now() "
-                  "WHERE d.source_id = $1 AND d.dept_id = ANY (ARRAY(SELECT k1 "
-                  "FROM sync_dp_items WHERE node_kind = 2 AND reason = 'TO_BE_DELETED'))",
+                  "WHERE d.source_id = $1 AND d.dept_id IN (SELECT k1 FROM sync_dp_items "
+                  "WHERE node_kind = 2 AND reason = 'TO_BE_DELETED')",
                   1, params, err);
     if (rc == RS_OK)
         rc = exec(conn, "sync.dp_member_insert",
@@ -448,8 +449,8 @@ apply(rs_db_conn *conn, const char *source_id, struct rs_error *err)
     if (rc == RS_OK)
         rc = exec(conn, "sync.dp_member_gone",
                   "UPDATE sync.members m SET flag = 2, updated_at = now() "
-                  "WHERE m.source_id = $1 AND m.userid = ANY (ARRAY(SELECT k2 "
-                  "FROM sync_dp_items WHERE node_kind = 1 AND reason = 'TO_BE_DELETED'))",
+                  "WHERE m.source_id = $1 AND m.userid IN (SELECT k2 FROM sync_dp_items "
+                  "WHERE node_kind = 1 AND reason = 'TO_BE_DELETED')",
                   1, params, err);
     /* Membership is a set: only the pairs that differ are written. */
     if (rc == RS_OK)
@@ -480,10 +481,10 @@ structure_tx(rs_db_conn *conn, void *arg, struct rs_error *err)
 
     /*
      * Every statement here reads or writes whole sets. The structure
-     * tables' statistics predate this run and may say that the source has
-     * no rows, and a nested loop planned on that scans a temporary table
-     * once for every row of the source: minutes for a second source of
-     * 100,000 members. Hash joins cost the same whatever the estimates.
+     * tables' statistics predate this run and may show no rows for the
+     * source. A nested loop planned on that scans a temporary table once
+     * for every row of the source, which took minutes for a second source
+     * of 100,000 members. Hash joins cost the same whatever the estimates.
      */
     rc = exec(conn, "sync.dp_no_nestloop", "SET LOCAL enable_nestloop = off", 0, NULL, err);
     if (rc == RS_OK)

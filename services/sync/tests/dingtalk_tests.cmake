@@ -14,6 +14,7 @@ foreach(case
         small_tree_all_levels
         generated_tree_matches_fixture
         concurrent_walk_matches_one_connection
+        failed_token_fetch_not_repeated
         paging_over_100_members
         scope_subtree_and_authed_user
         scope_shrink_skips_50004_branch

@@ -443,8 +443,8 @@ small_tree_all_levels(void **state)
     sim_stop(&s);
 }
 
-/* Writes a generated company of users members to a new file named in
- * path and returns its document, owned by the caller. */
+/* Generates a company of users members into a new file, writes its name
+ * to path and returns its document, owned by the caller. */
 static json_t *
 generate(int users, int seed, char *path, size_t size)
 {
@@ -543,8 +543,8 @@ generated_tree_matches_fixture(void **state)
 
 /*
  * Eight requests in flight give the same organisation as one, in the same
- * order, with the same calls; and a failure halfway still fails the walk
- * and leaves nothing behind.
+ * order, with the same calls. A failure halfway still fails the walk and
+ * leaves nothing behind.
  */
 static void
 concurrent_walk_matches_one_connection(void **state)
@@ -599,6 +599,65 @@ concurrent_walk_matches_one_connection(void **state)
     dt_org_free(&a);
     dt_client_destroy(one);
     dt_client_destroy(eight);
+    json_decref(doc);
+    unlink(path);
+    sim_stop(&s);
+}
+
+static bool
+revoke_and_break_gettoken(void *arg, size_t depts_done, size_t users_seen)
+{
+    struct sim *s = arg;
+
+    (void) users_seen;
+    if (depts_done == 1) {
+        sim_control(s, "{\"op\":\"token.invalidate\",\"mode\":\"revoke\"}");
+        sim_control(s, "{\"op\":\"fault.add\",\"api\":\"gettoken\",\"kind\":\"error\","
+                       "\"errcode\":-1,\"count\":1000}");
+    }
+    return true;
+}
+
+/*
+ * When the token dies and every refetch fails, the connections that waited
+ * for the failed fetch report its error: the retries run about once, not
+ * once per connection.
+ */
+static void
+failed_token_fetch_not_repeated(void **state)
+{
+    struct sim s;
+    struct dt_client *client;
+    struct dt_config cfg;
+    struct dt_org org;
+    struct rs_error err;
+    char path[512];
+    json_t *doc;
+    long before;
+
+    (void) state;
+    doc = generate(600, 7, path, sizeof(path));
+    sim_start(&s, path, NULL);
+    sim_control(&s, "{\"op\":\"config\",\"rate_limit\":0}");
+    memset(&cfg, 0, sizeof(cfg));
+    cfg.endpoint = s.base;
+    cfg.app_key = json_string_value(json_object_get(json_object_get(doc, "app"), "key"));
+    cfg.app_secret = json_string_value(json_object_get(json_object_get(doc, "app"), "secret"));
+    cfg.rate_per_api = 100000;
+    cfg.concurrency = 8;
+    cfg.max_attempts = 3;
+    client = NULL;
+    assert_int_equal(dt_client_create(&cfg, &client, &err), RS_OK);
+    before = sim_calls(&s, "gettoken");
+    rs_error_clear(&err);
+    assert_int_equal(dt_fetch_org(client, &org, revoke_and_break_gettoken, &s, &err),
+                     RS_EUNAVAIL);
+    assert_string_equal(err.reason, "DINGTALK_UNAVAILABLE");
+    assert_string_equal(meta(&err, "api"), "gettoken");
+    /* The first token, then one series of 3 attempts; a second series only
+     * if a request began after the first had failed. */
+    assert_true(sim_calls(&s, "gettoken") - before <= 1 + 2 * 3);
+    dt_client_destroy(client);
     json_decref(doc);
     unlink(path);
     sim_stop(&s);
@@ -1243,6 +1302,7 @@ main(int argc, char **argv)
         cmocka_unit_test_teardown(small_tree_all_levels, kill_running_sim),
         cmocka_unit_test_teardown(generated_tree_matches_fixture, kill_running_sim),
         cmocka_unit_test_teardown(concurrent_walk_matches_one_connection, kill_running_sim),
+        cmocka_unit_test_teardown(failed_token_fetch_not_repeated, kill_running_sim),
         cmocka_unit_test_teardown(paging_over_100_members, kill_running_sim),
         cmocka_unit_test_teardown(scope_subtree_and_authed_user, kill_running_sim),
         cmocka_unit_test_teardown(scope_shrink_skips_50004_branch, kill_running_sim),
