@@ -376,7 +376,9 @@ test_shutdown_under_load(void)
     usleep(30 * 1000);
     start = test_now_ns();
     rs_rpc_server_shutdown(ts.server);
-    CHECK(test_elapsed_ms(start) < 2000);
+    /* An idle C-core client connection ignores GOAWAY, so the shutdown may
+     * use the whole 2 s grace period before it cancels. It must not hang. */
+    CHECK(test_elapsed_ms(start) < 2000 + 1000);
     for (i = 0; i < THREADS; i++) {
         pthread_join(threads[i], NULL);
         ok += workers[i].ok;
