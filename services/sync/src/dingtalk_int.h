@@ -105,9 +105,9 @@ typedef bool (*dt_task_fn)(void *arg, size_t i, struct dt_conn *conn);
 
 /*
  * Runs tasks 0..n-1 in index order on the calling thread and on up to
- * n_conns more threads, one per conns[k] (borrowed), and returns when all
- * have ended. Returns how many tasks were handed out: after a task
- * returned false, tasks from that count on were never run.
+ * n_conns more threads, one per conns[k] (borrowed). Returns when all have
+ * ended, with the number of tasks handed out. After a task returned false,
+ * the tasks from that number on were never run.
  */
 size_t dt__run_parallel(struct dt_conn *const *conns, size_t n_conns, size_t n,
                         dt_task_fn fn, void *arg);

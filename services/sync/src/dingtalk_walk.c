@@ -44,7 +44,7 @@ struct walk {
     size_t reads_cap;
 };
 
-/* What one department's requests returned, before it joins the result. */
+/* The replies for one department, kept until it joins the result. */
 struct dept_read {
     int64_t dept_id;
     json_t *children; /* owned */

@@ -550,7 +550,7 @@ static void
 concurrent_walk_matches_one_connection(void **state)
 {
     struct sim s;
-    struct dt_client *one, *eight;
+    struct dt_client *single, *eight;
     struct dt_org a, b;
     struct rs_error err;
     char path[512];
@@ -563,9 +563,9 @@ concurrent_walk_matches_one_connection(void **state)
     sim_start(&s, path, NULL);
     /* Unthrottled, so that retries do not make the call counts differ. */
     sim_control(&s, "{\"op\":\"config\",\"rate_limit\":0}");
-    one = generated_client(&s, doc, 1);
+    single = generated_client(&s, doc, 1);
     eight = generated_client(&s, doc, 8);
-    fetch_ok(one, &a);
+    fetch_ok(single, &a);
     listed = sim_calls(&s, "topapi/v2/user/list");
     fetch_ok(eight, &b);
     assert_int_equal(sim_calls(&s, "topapi/v2/user/list"), 2 * listed);
@@ -597,7 +597,7 @@ concurrent_walk_matches_one_connection(void **state)
     assert_true(sim_calls(&s, "topapi/v2/user/list") < 3 * listed);
 
     dt_org_free(&a);
-    dt_client_destroy(one);
+    dt_client_destroy(single);
     dt_client_destroy(eight);
     json_decref(doc);
     unlink(path);
