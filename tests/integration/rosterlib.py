@@ -132,10 +132,23 @@ def refused(fn, req, code, reason, **kw):
 
 # --- processes and databases -------------------------------------------------
 
+# Below Linux's default ephemeral range (32768-60999), so that no outgoing
+# connection of a parallel test takes the port as its source port between
+# this check and the server's bind.
+_SERVER_PORTS = (20000, 32000)
+
+
 def free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+    """A port that was free on 127.0.0.1 a moment ago, picked at random."""
+    for _ in range(200):
+        port = secrets.randbelow(_SERVER_PORTS[1] - _SERVER_PORTS[0]) + _SERVER_PORTS[0]
+        with socket.socket() as s:
+            try:
+                s.bind(("127.0.0.1", port))
+            except OSError:
+                continue
+            return port
+    raise AssertionError("no free port in %d-%d" % _SERVER_PORTS)
 
 
 def db_conninfo(base, dbname):

@@ -203,6 +203,12 @@ check_externals(rs_db_conn *conn, struct batch *b, struct rs_error *err)
     }
     if (rc != RS_OK || !(locked[1] || locked[2] || locked[3]))
         return rc;
+    /*
+     * OFFSET 0 keeps each lookup a separate plan probed per key by index.
+     * Joined, the planner hashes the organisation's bindings whenever its
+     * statistics predate a large import, and a batch then costs as much as
+     * the organisation is large.
+     */
     rs_buf_arrays_open(arrays, 4);
     for (i = 0; i < b->n; i++)
         if (alive(&b->e[i]) && key_of(&b->e[i]) != NULL)
@@ -212,14 +218,16 @@ check_externals(rs_db_conn *conn, struct batch *b, struct rs_error *err)
                       "$4::text[], $5::text[]) AS x(platform, corp_id, platform_user_id, "
                       "union_id)) "
                       "SELECT e.platform, e.corp_id, e.platform_user_id, e.union_id, e.user_id "
-                      "FROM x JOIN identity.external_identities e ON e.organization_id = $1 "
-                      "AND e.platform = x.platform AND e.corp_id = x.corp_id "
-                      "AND e.platform_user_id = x.platform_user_id "
+                      "FROM x CROSS JOIN LATERAL (SELECT * FROM identity.external_identities e "
+                      "WHERE e.organization_id = $1 AND e.platform = x.platform "
+                      "AND e.corp_id = x.corp_id AND e.platform_user_id = x.platform_user_id "
+                      "OFFSET 0) e "
                       "UNION ALL "
                       "SELECT e.platform, e.corp_id, e.platform_user_id, e.union_id, e.user_id "
-                      "FROM x JOIN identity.external_identities e ON e.organization_id = $1 "
-                      "AND e.platform = x.platform AND x.union_id <> '' AND e.union_id <> '' "
-                      "AND e.union_id = x.union_id",
+                      "FROM x CROSS JOIN LATERAL (SELECT * FROM identity.external_identities e "
+                      "WHERE e.organization_id = $1 AND e.platform = x.platform "
+                      "AND e.union_id <> '' AND e.union_id = x.union_id OFFSET 0) e "
+                      "WHERE x.union_id <> ''",
                       arrays, 4, &res, err);
     if (rc != RS_OK)
         return rc;
