@@ -204,10 +204,9 @@ check_externals(rs_db_conn *conn, struct batch *b, struct rs_error *err)
     if (rc != RS_OK || !(locked[1] || locked[2] || locked[3]))
         return rc;
     /*
-     * OFFSET 0 keeps each lookup a separate plan probed per key by index.
-     * Joined, the planner hashes the organisation's bindings whenever its
-     * statistics predate a large import, and a batch then costs as much as
-     * the organisation is large.
+     * OFFSET 0 makes each lookup an index probe per key. As a plain join,
+     * stale statistics after a large import make the planner hash every
+     * binding of the organisation.
      */
     rs_buf_arrays_open(arrays, 4);
     for (i = 0; i < b->n; i++)
