@@ -336,6 +336,7 @@ run_plan(struct sync_dp_apply *a, struct rs_error *err)
 {
     size_t i;
     size_t end;
+    rs_status recorded;
     rs_status rc;
 
     rc = sync_job_set_total(a->job, (int)(a->n_depts + a->n_members), err);
@@ -347,10 +348,16 @@ run_plan(struct sync_dp_apply *a, struct rs_error *err)
     }
     for (i = 0; rc == RS_OK && i < a->n_members; i = end) {
         end = i + MEMBER_CHUNK < a->n_members ? i + MEMBER_CHUNK : a->n_members;
-        rc = sync_job_check(a->job, err);
+        /* The row check would wait for the chunk being recorded, whose
+         * transaction checks the lease itself. */
+        rc = sync_job_alive(a->job, err);
         if (rc == RS_OK)
             rc = sync_dp_apply_members(a, i, end, err);
     }
+    /* The first failure wins, but the last record is always waited for. */
+    recorded = sync_dp_members_recorded(a, rc == RS_OK ? err : NULL);
+    if (rc == RS_OK)
+        rc = recorded;
     if (rc == RS_OK)
         rc = sync_dp_flush_unchanged(a, err);
     return rc;

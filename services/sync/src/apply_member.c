@@ -5,11 +5,13 @@
  *    without a user, with one call per nickname round. Members with a user
  *    are bound and given the batch's type and roles one by one, and their
  *    group memberships change in one batch per group. The chunk's items
- *    are recorded in plan order in one transaction. A failure of one
- *    member is its FAILED item, and the run goes on.
+ *    are recorded in plan order in one transaction, by a thread while the
+ *    next chunk is applied. A failure of one member is its FAILED item, and
+ *    the run goes on.
  */
 #include "dataplane.h"
 
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -706,34 +708,101 @@ record_chunk(struct chunk *c, struct rs_error *err)
     return rc;
 }
 
+/* A chunk whose items a thread records while the next chunk is applied. */
+struct sync_dp_recording {
+    pthread_t thread;
+    struct chunk *c;
+    rs_status rc;
+    struct rs_error err;
+};
+
+static void *
+record_main(void *arg)
+{
+    struct sync_dp_recording *r = arg;
+
+    r->rc = record_chunk(r->c, &r->err);
+    return NULL;
+}
+
+rs_status
+sync_dp_members_recorded(struct sync_dp_apply *a, struct rs_error *err)
+{
+    struct sync_dp_recording *r = a->recording;
+    rs_status rc;
+
+    if (r == NULL)
+        return RS_OK;
+    pthread_join(r->thread, NULL);
+    a->recording = NULL;
+    rc = r->rc;
+    if (rc != RS_OK && err != NULL)
+        *err = r->err;
+    rs_arena_destroy(r->c->arena); /* frees r too */
+    return rc;
+}
+
+/*
+ * Hands c to a thread that records its items, once the chunk before it is
+ * recorded, so records keep plan order. Returns true when the thread owns c.
+ * Otherwise c is recorded here, and *rc is the status of that record.
+ */
+static bool
+record_later(struct chunk *c, rs_status *rc, struct rs_error *err)
+{
+    struct sync_dp_recording *r;
+
+    *rc = sync_dp_members_recorded(c->a, err);
+    if (*rc != RS_OK)
+        return false;
+    r = rs_arena_alloc(c->arena, sizeof(*r));
+    if (r != NULL) {
+        memset(r, 0, sizeof(*r));
+        r->c = c;
+        if (pthread_create(&r->thread, NULL, record_main, r) == 0) {
+            c->a->recording = r;
+            return true;
+        }
+    }
+    *rc = record_chunk(c, err);
+    return false;
+}
+
 rs_status
 sync_dp_apply_members(struct sync_dp_apply *a, size_t from, size_t to, struct rs_error *err)
 {
-    struct chunk c;
+    struct chunk *c;
+    rs_arena *arena;
     rs_db_conn *conn = NULL;
     size_t i;
     rs_status rc = RS_OK;
 
-    memset(&c, 0, sizeof(c));
-    c.a = a;
-    c.arena = rs_arena_create();
-    if (c.arena == NULL)
+    arena = rs_arena_create();
+    if (arena == NULL)
         return sync_nomem(err);
-    c.w = rs_arena_alloc(c.arena, sizeof(*c.w) * (to - from + 1));
-    if (c.w == NULL) {
+    c = rs_arena_alloc(arena, sizeof(*c));
+    if (c == NULL) {
+        rc = sync_nomem(err);
+        goto out;
+    }
+    memset(c, 0, sizeof(*c));
+    c->a = a;
+    c->arena = arena;
+    c->w = rs_arena_alloc(arena, sizeof(*c->w) * (to - from + 1));
+    if (c->w == NULL) {
         rc = sync_nomem(err);
         goto out;
     }
     for (i = from; i < to; i++) {
         int seq = (int)(a->n_depts + i);
-        struct work *w = &c.w[c.n];
+        struct work *w = &c->w[c->n];
 
         if (seq < a->job->checkpoint)
             continue; /* recorded by an earlier holder */
         memset(w, 0, sizeof(*w));
         w->m = &a->members[i];
         w->seq = seq;
-        c.n++;
+        c->n++;
         if (w->m->missing)
             fail_with(w, RS_ENOTFOUND, "MEMBER_NOT_FOUND",
                       "member is not in the stored structure of the source");
@@ -741,31 +810,32 @@ sync_dp_apply_members(struct sync_dp_apply *a, size_t from, size_t to, struct rs
             fail_with(w, RS_EPRECOND, "MEMBER_TO_BE_DELETED",
                       "member is marked to be deleted: it left the directory");
     }
-    if (c.n == 0)
+    if (c->n == 0)
         goto out;
     rc = sync_dp_acquire(a->svc, &conn, err);
     if (rc == RS_OK)
-        rc = load_states(&c, conn, err);
+        rc = load_states(c, conn, err);
     rs_db_release(a->svc->pool, conn);
-    for (i = 0; rc == RS_OK && i < c.n; i++) {
-        struct work *w = &c.w[i];
+    for (i = 0; rc == RS_OK && i < c->n; i++) {
+        struct work *w = &c->w[i];
 
         if (w->fail.code != RS_OK)
             continue;
-        rc = plan_groups(&c, w, &w->st, err);
+        rc = plan_groups(c, w, &w->st, err);
         w->creating = !w->st.found;
     }
     if (rc == RS_OK)
-        rc = create_users(&c, err);
+        rc = create_users(c, err);
     if (rc != RS_OK)
         goto out;
-    for (i = 0; i < c.n; i++)
-        if (c.w[i].fail.code == RS_OK)
-            apply_user(&c, &c.w[i]);
-    change_groups(&c, true);
-    change_groups(&c, false);
-    rc = record_chunk(&c, err);
+    for (i = 0; i < c->n; i++)
+        if (c->w[i].fail.code == RS_OK)
+            apply_user(c, &c->w[i]);
+    change_groups(c, true);
+    change_groups(c, false);
+    if (record_later(c, &rc, err))
+        return RS_OK;
 out:
-    rs_arena_destroy(c.arena);
+    rs_arena_destroy(arena);
     return rc;
 }

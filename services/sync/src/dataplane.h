@@ -177,6 +177,8 @@ struct sync_dp_apply {
     size_t n_members;
     int pending_unchanged; /* unchanged items not yet counted */
     int pending_from;      /* seq of the first of them */
+    /* the member chunk being recorded by a thread, or NULL (apply_member.c) */
+    struct sync_dp_recording *recording;
 };
 
 /*
@@ -220,9 +222,20 @@ RS_MUSTCHECK rs_status sync_dp_record(struct sync_dp_apply *a, const struct sync
 RS_MUSTCHECK rs_status sync_dp_apply_depts(struct sync_dp_apply *a, size_t from, size_t to,
                                            struct rs_error *err);
 
-/* Applies members [from, to) of the plan (apply_member.c); seq of member i
- * is n_depts + i. */
+/*
+ * Applies members [from, to) of the plan (apply_member.c); seq of member i
+ * is n_depts + i. The chunk's items are recorded by a thread while the next
+ * chunk is applied, and an error of that record is returned by the next
+ * call or by sync_dp_members_recorded.
+ */
 RS_MUSTCHECK rs_status sync_dp_apply_members(struct sync_dp_apply *a, size_t from, size_t to,
                                              struct rs_error *err);
+
+/*
+ * Waits until the last member chunk is recorded, and returns how its record
+ * ended (err may be NULL). Call it before the run ends, whatever its outcome,
+ * because the recording thread uses a.
+ */
+RS_MUSTCHECK rs_status sync_dp_members_recorded(struct sync_dp_apply *a, struct rs_error *err);
 
 #endif /* SYNC_DATAPLANE_H */

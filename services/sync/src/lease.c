@@ -104,7 +104,7 @@ check_body(rs_db_conn *conn, void *arg, struct rs_error *err)
 }
 
 rs_status
-sync_job_check(struct sync_job *job, struct rs_error *err)
+sync_job_alive(struct sync_job *job, struct rs_error *err)
 {
     struct sync_job_state *st = (struct sync_job_state *)job;
 
@@ -114,6 +114,16 @@ sync_job_check(struct sync_job *job, struct rs_error *err)
         return rs_error_set(err, RS_ECANCELLED, "SERVICE_STOPPING",
                             "run \"%s\" stopped because the service is shutting down",
                             job->run_id);
+    return RS_OK;
+}
+
+rs_status
+sync_job_check(struct sync_job *job, struct rs_error *err)
+{
+    rs_status rc = sync_job_alive(job, err);
+
+    if (rc != RS_OK)
+        return rc;
     return sync_tx(job->svc, check_body, job, err);
 }
 
