@@ -62,6 +62,15 @@ def n_runs(st, src):
     return int(st.sql("SELECT count(*) FROM sync.runs WHERE source_id = '%s'" % src.source_id))
 
 
+def n_rows(st, table, src, userid=None):
+    """Rows of a structure table for src (and one member), read with SQL:
+    these tables have no foreign key that would remove them by cascade."""
+    where = "source_id = '%s'" % src.source_id
+    if userid is not None:
+        where += " AND userid = '%s'" % userid
+    return int(st.sql("SELECT count(*) FROM sync.%s WHERE %s" % (table, where)))
+
+
 def test_refusals(st, env):
     org, owner, src = env
     st.refused("DeleteNode", delete_req(org, src, spb.NODE_KIND_DEPARTMENT, "110"),
@@ -190,6 +199,7 @@ def test_delete_member(st, env):
         principal_type=apb.PRINCIPAL_TYPE_USER, principal_id=uid, role_ids=[27]), owner)
     g = grant(st, org, owner, ws, apb.SUBJECT_TYPE_USER, uid)
 
+    assert n_rows(st, "member_departments", src, "na.zhang") > 0
     p = st.call("DeleteNode", delete_req(org, src, spb.NODE_KIND_MEMBER, "na.zhang"),
                 owner.user_id).preview
     assert list(p.user_ids) == [uid]
@@ -206,6 +216,8 @@ def test_delete_member(st, env):
         ("na.zhang", spb.ITEM_OUTCOME_DELETED, uid)]
     assert uid not in {u for u, _ in dp.users_of(st, org.organization_id).values()}
     assert "na.zhang" not in dp.members(st, org, owner, src)
+    assert n_rows(st, "members", src, "na.zhang") == 0
+    assert n_rows(st, "member_departments", src, "na.zhang") == 0
 
 
 def test_clear_structure_keeps_users(st, env):
@@ -232,6 +244,8 @@ def test_clear_structure_keeps_users(st, env):
     assert dp.synced_groups(st, org.organization_id, src.corp_id) == {}
     assert dp.departments(st, org, owner, src) == {}
     assert dp.members(st, org, owner, src) == {}
+    assert n_rows(st, "members", src) == 0
+    assert n_rows(st, "member_departments", src) == 0
     assert dp.users_of(st, org.organization_id) == users
     st.refused("StartSync", spb.StartSyncRequest(
         organization_id=org.organization_id, source_id=src.source_id, department_ids=[1],
@@ -316,3 +330,19 @@ def test_inline_run_lost_lease_frees_job(st):
     # stop_replica asserts a clean exit. In a sanitizer build, LeakSanitizer
     # makes the exit code non-zero when the job leaked.
     st.restart_sync()
+
+
+def test_delete_source_removes_structure(st):
+    org, owner, src = dp.new_source(st, synced=False)
+    run = dp.update_structure(st, org, owner, src)
+    assert run.status == spb.RUN_STATUS_SUCCEEDED, run
+    for table in ("departments", "members", "member_departments"):
+        assert n_rows(st, table, src) > 0, table
+
+    d = st.call("DeleteSource", spb.DeleteSourceRequest(organization_id=org.organization_id,
+                                                        source_id=src.source_id),
+                owner.user_id)
+    assert d.source_id == src.source_id
+    for table in ("departments", "members", "member_departments"):
+        assert n_rows(st, table, src) == 0, table
+    assert n_runs(st, src) == 1

@@ -206,6 +206,8 @@ store_tx(rs_db_conn *conn, void *arg, struct rs_error *err)
                          " AND outcome = 5), "
                          "md AS (DELETE FROM sync.member_departments x USING gone_d "
                          " WHERE x.source_id = $1 AND x.dept_id = gone_d.k1), "
+                         "mm AS (DELETE FROM sync.member_departments x USING gone_m "
+                         " WHERE x.source_id = $1 AND x.userid = gone_m.k2), "
                          "d AS (DELETE FROM sync.departments x USING gone_d "
                          " WHERE x.source_id = $1 AND x.dept_id = gone_d.k1) "
                          "DELETE FROM sync.members x USING gone_m "

@@ -547,8 +547,13 @@ delete_body(rs_db_conn *conn, void *arg, struct rs_error *err)
         rs_error_meta(err, "run_id", PQgetvalue(res, 0, 0));
         return RS_EPRECOND;
     }
+    /* Members and their department rows have no foreign key to cascade
+     * along (migration 0003). */
     return sync_query(conn, o->call, "sync.source_delete",
-                      "DELETE FROM sync.sources WHERE id = $1", 1, params, NULL, err);
+                      "WITH md AS (DELETE FROM sync.member_departments WHERE source_id = $1), "
+                      "m AS (DELETE FROM sync.members WHERE source_id = $1) "
+                      "DELETE FROM sync.sources WHERE id = $1",
+                      1, params, NULL, err);
 }
 
 rs_status
