@@ -166,13 +166,11 @@ RS_MUSTCHECK rs_status identity_authz_check_deletable(rs_db_conn *conn, rs_arena
     "o.id, o.name, o.edition, o.seat_total, o.seat_developers, o.seat_analysts, "        \
     "o.seat_visitors, o.owner_user_id, " IDENTITY_US("o.created_at") ", " IDENTITY_US( \
         "o.updated_at") ", "                                                            \
-    "(SELECT count(*) FROM identity.users u WHERE u.organization_id = o.id), "          \
-    "(SELECT count(*) FROM identity.users u WHERE u.organization_id = o.id "           \
-    "AND u.user_type = 1), "                                                            \
-    "(SELECT count(*) FROM identity.users u WHERE u.organization_id = o.id "           \
-    "AND u.user_type = 3), "                                                            \
-    "(SELECT count(*) FROM identity.users u WHERE u.organization_id = o.id "           \
-    "AND u.user_type = 2)"
+    "(SELECT c.developers + c.analysts + c.visitors FROM identity.seat_counts c "       \
+    "WHERE c.organization_id = o.id), "                                                 \
+    "(SELECT c.developers FROM identity.seat_counts c WHERE c.organization_id = o.id), " \
+    "(SELECT c.analysts FROM identity.seat_counts c WHERE c.organization_id = o.id), "   \
+    "(SELECT c.visitors FROM identity.seat_counts c WHERE c.organization_id = o.id)"
 
 #define IDENTITY_GROUP_COLS                                                             \
     "g.id, g.organization_id, coalesce(g.parent_id, ''), g.name, g.description, "        \

@@ -124,20 +124,30 @@ identity_seat_usage(rs_db_conn *conn, rs_arena *arena, const char *org_id,
     int t;
     rs_status rc;
 
+    /*
+     * Triggers keep identity.seat_counts (migrations/0004_seat_counts.sql),
+     * so the check reads one row whatever the organisation's size. Under
+     * READ COMMITTED this statement reads the counts of every CreateUser
+     * that held the organisation row lock before the caller did.
+     */
     rc = rs_db_query_arena(conn, arena, "identity.seat_usage",
                            "SELECT o.seat_total, o.seat_developers, o.seat_visitors, "
-                           "o.seat_analysts, count(u.id), "
-                           "count(u.id) FILTER (WHERE u.user_type = 1), "
-                           "count(u.id) FILTER (WHERE u.user_type = 2), "
-                           "count(u.id) FILTER (WHERE u.user_type = 3) "
-                           "FROM identity.organizations o LEFT JOIN identity.users u "
-                           "ON u.organization_id = o.id WHERE o.id = $1 GROUP BY o.id",
+                           "o.seat_analysts, c.developers + c.visitors + c.analysts, "
+                           "c.developers, c.visitors, c.analysts "
+                           "FROM identity.organizations o LEFT JOIN identity.seat_counts c "
+                           "ON c.organization_id = o.id WHERE o.id = $1",
                            1, params, &res, err);
     if (rc != RS_OK)
         return rc;
     if (PQntuples(res) == 0)
         return rs_error_set(err, RS_ENOTFOUND, "ORGANIZATION_NOT_FOUND",
                             "organization \"%s\" not found", org_id);
+    /* Counting zero seats in use would let the organisation exceed its caps. */
+    if (PQgetisnull(res, 0, 4))
+        return rs_error_set(err, RS_EINTERNAL, "INTERNAL",
+                            "identity.seat_counts has no row for organization \"%s\", "
+                            "so its seats in use are unknown",
+                            org_id);
     /* Column t is the cap of user type t, and column 4 + t its usage. */
     out->cap_total = identity_col_int64(res, 0, 0);
     out->used_total = identity_col_int64(res, 0, 4);
