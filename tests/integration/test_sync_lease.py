@@ -8,6 +8,7 @@ import time
 
 import pytest
 
+import syncdp as dp
 import synclib
 from roster.sync.v1 import sync_pb2 as spb
 
@@ -64,6 +65,31 @@ def test_one_replica_runs_a_run(st):
     assert len(started_lines(st, run_id)) == 1
     assert st.sql("SELECT count(*) FROM sync.runs WHERE source_id = '%s' AND status IN (1, 2)"
                   % src.source_id) == "0"
+
+
+def test_start_sync_records_every_chunk(st):
+    # Three or more chunks of 100 members: each is recorded on a thread while
+    # the next one is applied.
+    org, owner = st.new_org_with_owner()
+    src = st.create_source(st.sims[0], org, owner)
+    run = st.wait_run(org.organization_id, start(st, org, owner, src), owner.user_id,
+                      timeout=180)
+    assert run.status == spb.RUN_STATUS_SUCCEEDED, run
+    stored = int(st.sql("SELECT count(*) FROM sync.members WHERE source_id = '%s'"
+                        % src.source_id))
+    assert stored >= 300
+
+    run = dp.start_sync(st, org, owner, src, department_ids=[1], timeout=120)
+    assert run.status == spb.RUN_STATUS_SUCCEEDED, run
+    rows = dp.check_counts(st, org, owner, run)
+    assert sorted(it.seq for it in rows) == list(range(len(rows)))
+    created = [it for it in rows if it.node_kind == spb.NODE_KIND_MEMBER
+               and it.outcome == spb.ITEM_OUTCOME_CREATED]
+    assert len(created) == stored
+    assert run.done_items == run.total_items == len(rows)
+    linked = st.sql("SELECT count(*) FROM sync.members WHERE source_id = '%s' "
+                    "AND user_id IS NOT NULL" % src.source_id)
+    assert int(linked) == stored
 
 
 def two_replicas(st):

@@ -106,7 +106,10 @@ $$;
 -- row before the counter row. DeleteUser does not take the organisation
 -- row lock that CreateUser and UpdateUser hold, and it needs this order:
 -- with the counter row first, a DeleteUser holding it could wait for the
--- revision row held by a CreateUser that waits for the counter row.
+-- revision row held by a CreateUser that waits for the counter row. An
+-- UPDATE that moved a user to another organisation would break this order:
+-- authz bumps only the new organisation's revision, while this trigger
+-- writes both counter rows. No identity call changes organization_id.
 CREATE TRIGGER identity_organizations_inserted_seats AFTER INSERT ON identity.organizations
     REFERENCING NEW TABLE AS new_rows
     FOR EACH STATEMENT EXECUTE FUNCTION identity.seat_counts_add_orgs();

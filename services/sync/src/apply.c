@@ -336,9 +336,11 @@ run_plan(struct sync_dp_apply *a, struct rs_error *err)
 {
     size_t i;
     size_t end;
+    struct rs_error record_err;
     rs_status recorded;
     rs_status rc;
 
+    rs_error_clear(&record_err);
     rc = sync_job_set_total(a->job, (int)(a->n_depts + a->n_members), err);
     for (i = 0; rc == RS_OK && i < a->n_depts; i = end) {
         end = i + SYNC_DP_DEPT_CHUNK < a->n_depts ? i + SYNC_DP_DEPT_CHUNK : a->n_depts;
@@ -348,16 +350,17 @@ run_plan(struct sync_dp_apply *a, struct rs_error *err)
     }
     for (i = 0; rc == RS_OK && i < a->n_members; i = end) {
         end = i + MEMBER_CHUNK < a->n_members ? i + MEMBER_CHUNK : a->n_members;
-        /* The row check would wait for the chunk being recorded, whose
-         * transaction checks the lease itself. */
-        rc = sync_job_alive(a->job, err);
+        rc = sync_job_check(a->job, err);
         if (rc == RS_OK)
             rc = sync_dp_apply_members(a, i, end, err);
     }
     /* The first failure wins, but the last record is always waited for. */
-    recorded = sync_dp_members_recorded(a, rc == RS_OK ? err : NULL);
+    recorded = sync_dp_members_recorded(a, rc == RS_OK ? err : &record_err);
     if (rc == RS_OK)
         rc = recorded;
+    else if (recorded != RS_OK)
+        rs_log_warn(&a->job->log, "recording a member chunk failed", "reason", record_err.reason,
+                    "error", record_err.message, NULL);
     if (rc == RS_OK)
         rc = sync_dp_flush_unchanged(a, err);
     return rc;

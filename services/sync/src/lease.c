@@ -68,8 +68,12 @@ sync_lease_release(rs_db_conn *conn, struct sync_job *job, struct rs_error *err)
                        2, params, NULL, err);
 }
 
-rs_status
-sync_job_check_tx(struct sync_job *job, rs_db_conn *conn, struct rs_error *err)
+/*
+ * Reads the run's fence. With lock, the row stays locked until the
+ * caller's transaction ends, so a take-over waits for its writes.
+ */
+static rs_status
+check_fence(struct sync_job *job, rs_db_conn *conn, bool lock, struct rs_error *err)
 {
     char token[24];
     const char *params[2];
@@ -82,10 +86,16 @@ sync_job_check_tx(struct sync_job *job, rs_db_conn *conn, struct rs_error *err)
     params[1] = token;
     /* A run that another worker abandoned or finished is no longer RUNNING,
      * and its token was raised when that worker took it. */
-    rc = rs_db_query(conn, "sync.lease_check",
-                     "SELECT fencing_token = $2::bigint AND status = 2 FROM sync.runs "
-                     "WHERE id = $1 FOR NO KEY UPDATE",
-                     2, params, &res, err);
+    if (lock)
+        rc = rs_db_query(conn, "sync.lease_check",
+                         "SELECT fencing_token = $2::bigint AND status = 2 FROM sync.runs "
+                         "WHERE id = $1 FOR NO KEY UPDATE",
+                         2, params, &res, err);
+    else
+        rc = rs_db_query(conn, "sync.lease_read",
+                         "SELECT fencing_token = $2::bigint AND status = 2 FROM sync.runs "
+                         "WHERE id = $1",
+                         2, params, &res, err);
     if (rc != RS_OK)
         return rc;
     ours = PQntuples(res) == 1 && strcmp(PQgetvalue(res, 0, 0), "t") == 0;
@@ -97,14 +107,21 @@ sync_job_check_tx(struct sync_job *job, rs_db_conn *conn, struct rs_error *err)
     return RS_OK;
 }
 
+rs_status
+sync_job_check_tx(struct sync_job *job, rs_db_conn *conn, struct rs_error *err)
+{
+    return check_fence(job, conn, true, err);
+}
+
+/* Without the row lock, which would wait for a member chunk being recorded. */
 static rs_status
 check_body(rs_db_conn *conn, void *arg, struct rs_error *err)
 {
-    return sync_job_check_tx(arg, conn, err);
+    return check_fence(arg, conn, false, err);
 }
 
 rs_status
-sync_job_alive(struct sync_job *job, struct rs_error *err)
+sync_job_check(struct sync_job *job, struct rs_error *err)
 {
     struct sync_job_state *st = (struct sync_job_state *)job;
 
@@ -114,16 +131,6 @@ sync_job_alive(struct sync_job *job, struct rs_error *err)
         return rs_error_set(err, RS_ECANCELLED, "SERVICE_STOPPING",
                             "run \"%s\" stopped because the service is shutting down",
                             job->run_id);
-    return RS_OK;
-}
-
-rs_status
-sync_job_check(struct sync_job *job, struct rs_error *err)
-{
-    rs_status rc = sync_job_alive(job, err);
-
-    if (rc != RS_OK)
-        return rc;
     return sync_tx(job->svc, check_body, job, err);
 }
 

@@ -205,13 +205,11 @@ RS_MUSTCHECK rs_status sync_job_set_total(struct sync_job *job, int total,
                                           struct rs_error *err);
 RS_MUSTCHECK rs_status sync_job_warn(struct sync_job *job, const char *warning,
                                      struct rs_error *err);
-/* RS_OK while the lease is ours; RS_EABORTED / LEASE_LOST otherwise. */
-RS_MUSTCHECK rs_status sync_job_check(struct sync_job *job, struct rs_error *err);
 /*
- * Like sync_job_check, but without reading the run's row: it reports only a
- * loss that the heartbeat has already seen, and a service that is stopping.
+ * RS_OK while the lease is ours; RS_EABORTED / LEASE_LOST otherwise. It
+ * reads the run's row in a transaction of its own, without locking it.
  */
-RS_MUSTCHECK rs_status sync_job_alive(struct sync_job *job, struct rs_error *err);
+RS_MUSTCHECK rs_status sync_job_check(struct sync_job *job, struct rs_error *err);
 /* Checks the fence inside the caller's transaction (SELECT ... FOR NO KEY
  * UPDATE of the run's row, held until commit). */
 RS_MUSTCHECK rs_status sync_job_check_tx(struct sync_job *job, rs_db_conn *conn,
