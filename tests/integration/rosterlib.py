@@ -132,23 +132,20 @@ def refused(fn, req, code, reason, **kw):
 
 # --- processes and databases -------------------------------------------------
 
-# Below Linux's default ephemeral range (32768-60999), so that no outgoing
-# connection of a parallel test takes the port as its source port between
-# this check and the server's bind.
-_SERVER_PORTS = (20000, 32000)
-
-
-def free_port():
-    """A port that was free on 127.0.0.1 a moment ago, picked at random."""
+def free_port(low=20000, high=32000):
+    """A port in [low, high) that was free on 127.0.0.1 a moment ago, picked
+    at random. The default range is below Linux's default ephemeral range
+    (32768-60999), so that no outgoing connection of a parallel test takes
+    the port as its source port before the server binds it."""
     for _ in range(200):
-        port = secrets.randbelow(_SERVER_PORTS[1] - _SERVER_PORTS[0]) + _SERVER_PORTS[0]
+        port = low + secrets.randbelow(high - low)
         with socket.socket() as s:
             try:
                 s.bind(("127.0.0.1", port))
             except OSError:
                 continue
             return port
-    raise AssertionError("no free port in %d-%d" % _SERVER_PORTS)
+    raise AssertionError("no free port in %d-%d" % (low, high - 1))
 
 
 def db_conninfo(base, dbname):

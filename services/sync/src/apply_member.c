@@ -197,15 +197,16 @@ load_states(struct chunk *c, rs_db_conn *conn, struct rs_error *err)
         "pick AS MATERIALIZED (SELECT x.i, x.userid, coalesce("
         " (SELECT e.user_id FROM identity.external_identities e WHERE e.organization_id = $1 "
         "  AND e.platform = $2::smallint AND e.corp_id = $3 AND e.platform_user_id = x.userid), "
-        " (SELECT u.id FROM identity.users u WHERE u.organization_id = $1 "
-        "  AND u.id = x.stored_user), "
+        " (SELECT u.id FROM (SELECT u0.id, u0.organization_id FROM identity.users u0 "
+        "  WHERE u0.id = x.stored_user OFFSET 0) u WHERE u.organization_id = $1), "
         " (SELECT e.user_id FROM identity.external_identities e WHERE e.organization_id = $1 "
         "  AND e.platform = $2::smallint AND e.union_id = x.unionid AND e.union_id <> '' "
         "  ORDER BY e.created_at LIMIT 1), "
-        " (SELECT u.id FROM sync.members sm JOIN identity.users u "
-        "  ON u.organization_id = $1 AND u.nickname = sm.pending_nickname "
-        "  AND u.created_at >= sm.pending_at WHERE sm.source_id = $4 AND sm.userid = x.userid "
-        "  AND sm.pending_nickname <> '' AND NOT EXISTS (SELECT 1 FROM "
+        " (SELECT u.id FROM (SELECT sm.pending_nickname, sm.pending_at FROM sync.members sm "
+        "  WHERE sm.source_id = $4 AND sm.userid = x.userid AND sm.pending_nickname <> '' "
+        "  OFFSET 0) sm CROSS JOIN LATERAL (SELECT u0.id, u0.created_at FROM identity.users u0 "
+        "  WHERE u0.organization_id = $1 AND u0.nickname = sm.pending_nickname OFFSET 0) u "
+        "  WHERE u.created_at >= sm.pending_at AND NOT EXISTS (SELECT 1 FROM "
         "  identity.external_identities e WHERE e.user_id = u.id))) AS id FROM x) "
         "SELECT pick.i, u.id, u.user_type, u.email, u.phone, "
         " coalesce((SELECT e.user_id FROM identity.external_identities e "
@@ -216,13 +217,17 @@ load_states(struct chunk *c, rs_db_conn *conn, struct rs_error *err)
         /* Scalar subqueries and OFFSET 0 keep the planner from flattening
          * these lookups. Right after a large sync the statistics are stale,
          * and a flattened plan probes every group of the organisation for
-         * every user, or hashes every user and binding for every chunk. */
+         * every user, or hashes every user and binding for every chunk.
+         * Users are found by id alone: with the organisation in the same
+         * scan, stale statistics chose users_org_created_idx, which reads
+         * every user of the organisation to find one id. */
         " coalesce((SELECT string_agg(gm.group_id, ',' ORDER BY gm.group_id) "
         "  FROM identity.user_group_members gm WHERE gm.user_id = u.id "
         "  AND (SELECT g.organization_id = $1 AND g.sync_platform = $2::smallint "
         "  AND g.sync_corp_id = $3 FROM identity.user_groups g WHERE g.id = gm.group_id)), '') "
-        "FROM pick CROSS JOIN LATERAL (SELECT u0.id, u0.user_type, u0.email, u0.phone "
-        " FROM identity.users u0 WHERE u0.id = pick.id AND u0.organization_id = $1 OFFSET 0) u",
+        "FROM pick CROSS JOIN LATERAL (SELECT u0.id, u0.organization_id, u0.user_type, "
+        " u0.email, u0.phone FROM identity.users u0 WHERE u0.id = pick.id OFFSET 0) u "
+        "WHERE u.organization_id = $1",
         8, params, &res, err);
     for (r = 0; rc == RS_OK && r < PQntuples(res); r++) {
         size_t w = (size_t)atol(PQgetvalue(res, r, 0));
