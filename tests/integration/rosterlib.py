@@ -133,9 +133,9 @@ def refused(fn, req, code, reason, **kw):
 # --- processes and databases -------------------------------------------------
 
 def free_port(low=20000, high=32000):
-    """A port in [low, high) that was free on 127.0.0.1 a moment ago, picked
-    at random. The default range is below Linux's default ephemeral range
-    (32768-60999), so that no outgoing connection of a parallel test takes
+    """Returns a random port in [low, high) that was free on 127.0.0.1 a
+    moment ago. The default range is below Linux's default ephemeral range
+    (32768-60999), so an outgoing connection of a parallel test cannot take
     the port as its source port before the server binds it."""
     for _ in range(200):
         port = low + secrets.randbelow(high - low)

@@ -97,6 +97,28 @@ def test_new_org_has_counter_row(ctx):
     assert counter_row(ctx.conninfo, o.organization_id) == (1, 0, 0)
 
 
+def test_missing_counter_row_rejected(ctx):
+    o, owner = ctx.new_org(total=3)
+    rl.psql(ctx.conninfo, "DELETE FROM identity.seat_counts WHERE organization_id = '%s'"
+            % o.organization_id)
+    ctx.refused("CreateUser", pb.CreateUserRequest(
+        organization_id=o.organization_id, nickname="no-count-" + uuid.uuid4().hex[:8],
+        user_type=ANALYST), grpc.StatusCode.INTERNAL, "SEAT_COUNTS_MISSING",
+        actor=owner.user_id)
+    ctx.refused("CreateUsers", pb.CreateUsersRequest(
+        organization_id=o.organization_id,
+        users=[pb.NewUser(nickname="no-count-" + uuid.uuid4().hex[:8], user_type=ANALYST)]),
+        grpc.StatusCode.INTERNAL, "SEAT_COUNTS_MISSING", actor=owner.user_id)
+    assert rl.psql(ctx.conninfo, "SELECT count(*) FROM identity.users "
+                   "WHERE organization_id = '%s'" % o.organization_id) == "1"
+
+    # Restored as the migration's backfill would, for the tests that follow.
+    rl.psql(ctx.conninfo, "INSERT INTO identity.seat_counts (organization_id, developers) "
+            "VALUES ('%s', 1)" % o.organization_id)
+    ctx.new_user(o, owner, user_type=ANALYST)
+    assert mismatches(ctx.conninfo) == []
+
+
 def test_cap_freed_by_delete(ctx):
     o, owner = ctx.new_org(total=3, developers=2)
     dev = ctx.new_user(o, owner, user_type=DEVELOPER)

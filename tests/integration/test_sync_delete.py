@@ -63,8 +63,8 @@ def n_runs(st, src):
 
 
 def n_rows(st, table, src, userid=None):
-    """Rows of a structure table for src (and one member), read with SQL:
-    these tables have no foreign key that would remove them by cascade."""
+    """Counts the rows of a structure table for src (and one member) with
+    SQL, because these tables have no foreign key to remove them by cascade."""
     where = "source_id = '%s'" % src.source_id
     if userid is not None:
         where += " AND userid = '%s'" % userid

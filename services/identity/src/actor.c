@@ -152,9 +152,9 @@ identity_authorize(rs_db_conn *conn, struct rs_call *call, const char *org_id,
         return rc;
     params[0] = actor;
     params[1] = org_id;
-    /* By id alone, then the organisation: with both in one scan, stale
-     * statistics pick users_org_created_idx and read every user of the
-     * organisation. */
+    /* Finds the user by id and compares the organisation afterwards. With
+     * both in one scan, stale statistics pick users_org_created_idx, which
+     * reads every user of the organisation. */
     rc = rs_db_query_arena(conn, arena, "identity.actor",
                            "SELECT enabled FROM (SELECT enabled, organization_id "
                            "FROM identity.users WHERE id = $1 OFFSET 0) u "

@@ -124,12 +124,9 @@ identity_seat_usage(rs_db_conn *conn, rs_arena *arena, const char *org_id,
     int t;
     rs_status rc;
 
-    /*
-     * Triggers keep identity.seat_counts (migrations/0004_seat_counts.sql),
-     * so the check reads one row whatever the organisation's size. Under
-     * READ COMMITTED this statement reads the counts of every CreateUser
-     * that held the organisation row lock before the caller did.
-     */
+    /* Triggers keep identity.seat_counts (migration 0004), so this reads one
+     * row. Callers hold the organisation row lock, so every earlier create is
+     * counted. */
     rc = rs_db_query_arena(conn, arena, "identity.seat_usage",
                            "SELECT o.seat_total, o.seat_developers, o.seat_visitors, "
                            "o.seat_analysts, c.developers + c.visitors + c.analysts, "
@@ -144,9 +141,10 @@ identity_seat_usage(rs_db_conn *conn, rs_arena *arena, const char *org_id,
                             "organization \"%s\" not found", org_id);
     /* Counting zero seats in use would let the organisation exceed its caps. */
     if (PQgetisnull(res, 0, 4))
-        return rs_error_set(err, RS_EINTERNAL, "INTERNAL",
-                            "identity.seat_counts has no row for organization \"%s\", "
-                            "so its seats in use are unknown",
+        return rs_error_set(err, RS_EINTERNAL, "SEAT_COUNTS_MISSING",
+                            "identity.seat_counts has no row for organization \"%s\", so "
+                            "its seats in use are unknown: insert its user counts there "
+                            "as migration 0004 does",
                             org_id);
     /* Column t is the cap of user type t, and column 4 + t its usage. */
     out->cap_total = identity_col_int64(res, 0, 0);

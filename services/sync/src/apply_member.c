@@ -218,9 +218,8 @@ load_states(struct chunk *c, rs_db_conn *conn, struct rs_error *err)
          * these lookups. Right after a large sync the statistics are stale,
          * and a flattened plan probes every group of the organisation for
          * every user, or hashes every user and binding for every chunk.
-         * Users are found by id alone: with the organisation in the same
-         * scan, stale statistics chose users_org_created_idx, which reads
-         * every user of the organisation to find one id. */
+         * Users are found by id and their organisation compared afterwards,
+         * as in identity's actor check. */
         " coalesce((SELECT string_agg(gm.group_id, ',' ORDER BY gm.group_id) "
         "  FROM identity.user_group_members gm WHERE gm.user_id = u.id "
         "  AND (SELECT g.organization_id = $1 AND g.sync_platform = $2::smallint "
@@ -743,7 +742,7 @@ sync_dp_members_recorded(struct sync_dp_apply *a, struct rs_error *err)
     rc = r->rc;
     if (rc != RS_OK && err != NULL)
         *err = r->err;
-    rs_arena_destroy(r->c->arena); /* frees r too */
+    rs_arena_destroy(r->c->arena); /* r is in that arena too */
     return rc;
 }
 

@@ -68,6 +68,9 @@ sync_lease_release(rs_db_conn *conn, struct sync_job *job, struct rs_error *err)
                        2, params, NULL, err);
 }
 
+#define FENCE_SQL                                                                  \
+    "SELECT fencing_token = $2::bigint AND status = 2 FROM sync.runs WHERE id = $1"
+
 /*
  * Reads the run's fence. With lock, the row stays locked until the
  * caller's transaction ends, so a take-over waits for its writes.
@@ -86,16 +89,8 @@ check_fence(struct sync_job *job, rs_db_conn *conn, bool lock, struct rs_error *
     params[1] = token;
     /* A run that another worker abandoned or finished is no longer RUNNING,
      * and its token was raised when that worker took it. */
-    if (lock)
-        rc = rs_db_query(conn, "sync.lease_check",
-                         "SELECT fencing_token = $2::bigint AND status = 2 FROM sync.runs "
-                         "WHERE id = $1 FOR NO KEY UPDATE",
-                         2, params, &res, err);
-    else
-        rc = rs_db_query(conn, "sync.lease_read",
-                         "SELECT fencing_token = $2::bigint AND status = 2 FROM sync.runs "
-                         "WHERE id = $1",
-                         2, params, &res, err);
+    rc = rs_db_query(conn, lock ? "sync.lease_check" : "sync.lease_read",
+                     lock ? FENCE_SQL " FOR NO KEY UPDATE" : FENCE_SQL, 2, params, &res, err);
     if (rc != RS_OK)
         return rc;
     ours = PQntuples(res) == 1 && strcmp(PQgetvalue(res, 0, 0), "t") == 0;
@@ -113,7 +108,8 @@ sync_job_check_tx(struct sync_job *job, rs_db_conn *conn, struct rs_error *err)
     return check_fence(job, conn, true, err);
 }
 
-/* Without the row lock, which would wait for a member chunk being recorded. */
+/* Reads the fence without the row lock, which would wait for a member chunk
+ * being recorded. */
 static rs_status
 check_body(rs_db_conn *conn, void *arg, struct rs_error *err)
 {
