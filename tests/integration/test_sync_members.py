@@ -25,6 +25,12 @@ USERS = [
     member("emoji50", "😀" * 50, [1]),
     member("ext50", "𠮷" * 50, [1]),
     member("mixed", "Zhang 张 😀 Ω", [1]),
+    # Names as people type them: identity rejects these characters in a
+    # nickname, so Start Sync cleans them instead of failing the member.
+    member("untidy.ends", " 李雷\u3000", [1]),
+    member("untidy.zw", "韩\u200b梅梅\ufeff", [1]),
+    member("untidy.tab", "Ana\tWang\n", [1]),
+    member("untidy.cut", "长" * 49 + "\u3000尾", [1]),
 ]
 USERS += [member("zw%02d" % i, "张伟", [1000 + i % 5]) for i in range(30)]
 USERS += [member("wide%03d" % i, "宽%03d" % i, [1000 + (i + k) % 160 for k in range(25)])
@@ -95,6 +101,20 @@ def test_long_names_cut_to_limit(st):
     assert nick["emoji50"] == "😀" * 50
     assert nick["emoji60"].startswith("😀" * 45 + "-"), nick["emoji60"]
     assert len(nick["emoji60"]) == 50, nick["emoji60"]
+
+
+def test_untidy_names_are_cleaned(st):
+    org, _, run, rows = synced(st, ["untidy.ends", "untidy.zw", "untidy.tab", "untidy.cut"])
+    assert run.status == spb.RUN_STATUS_SUCCEEDED, run
+    by_id = {uid: nick for nick, (uid, _) in dp.users_of(st, org.organization_id).items()}
+    nick = {}
+    for userid in rows:
+        assert rows[userid].outcome == spb.ITEM_OUTCOME_CREATED, rows[userid]
+        nick[userid] = by_id[rows[userid].user_id]
+    assert nick["untidy.ends"] == "李雷"
+    assert nick["untidy.zw"] == "韩梅梅"
+    assert nick["untidy.tab"] == "Ana Wang"
+    assert nick["untidy.cut"] == "长" * 49
 
 
 def test_same_names_take_suffix_rounds(st):

@@ -217,6 +217,62 @@ rs_utf8_is_blank(const char *s, size_t len)
     return true;
 }
 
+size_t
+rs_utf8_trim_end(const char *s, size_t len)
+{
+    const unsigned char *p = (const unsigned char *)s;
+    uint32_t cp;
+
+    while (len > 0) {
+        size_t start = len - 1;
+
+        while (start > 0 && (p[start] & 0xC0) == 0x80)
+            start--;
+        utf8_decode(p + start, len - start, &cp);
+        if (!is_space(cp))
+            break;
+        len = start;
+    }
+    return len;
+}
+
+size_t
+rs_utf8_clean_name(const char *s, char *out, size_t out_size)
+{
+    const unsigned char *p = (const unsigned char *)s;
+    size_t left = strlen(s);
+    size_t len = 0;
+    uint32_t cp;
+
+    if (out_size == 0)
+        return 0;
+    while (left > 0) {
+        size_t n = utf8_decode(p, left, &cp);
+        bool control = cp < 0x20 || cp == 0x7F || (cp >= 0x80 && cp <= 0x9F);
+        const char *bytes = (const char *)p;
+        size_t n_out = n;
+
+        p += n;
+        left -= n;
+        /* A tab or line break inside a name still separates its words. */
+        if (control && is_space(cp)) {
+            bytes = " ";
+            n_out = 1;
+        } else if (control || is_invisible(cp)) {
+            continue;
+        }
+        if (len == 0 && is_space(cp))
+            continue;
+        if (len + n_out + 1 > out_size)
+            break;
+        memcpy(out + len, bytes, n_out);
+        len += n_out;
+    }
+    len = rs_utf8_trim_end(out, len);
+    out[len] = '\0';
+    return len;
+}
+
 int
 rs_hex_value(char c)
 {

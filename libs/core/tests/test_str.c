@@ -66,6 +66,41 @@ utf8_trim_partial_cuts_incomplete_tail(void **state)
 }
 
 static void
+utf8_trim_end_drops_unicode_spaces(void **state)
+{
+    const char *s = "张三 \u3000\u00a0\t";
+
+    RS_UNUSED(state);
+    assert_int_equal(rs_utf8_trim_end(s, strlen(s)), strlen("张三"));
+    assert_int_equal(rs_utf8_trim_end("\u3000 ", strlen("\u3000 ")), 0);
+    assert_int_equal(rs_utf8_trim_end("", 0), 0);
+    /* Only s[0..len) is read, so the space after it is not trimmed. */
+    assert_int_equal(rs_utf8_trim_end("李 雷", strlen("李")), strlen("李"));
+}
+
+static void
+utf8_clean_name_drops_what_identity_refuses(void **state)
+{
+    char out[16];
+
+    RS_UNUSED(state);
+    assert_int_equal(rs_utf8_clean_name(" \u3000a\u200bb\x01\tc\u00a0", out, sizeof(out)),
+                     strlen("ab c"));
+    assert_string_equal(out, "ab c");
+    rs_utf8_clean_name("\u2066\u05e9\u05dc\u05d5\u05dd\u2069", out, sizeof(out));
+    assert_string_equal(out, "\u05e9\u05dc\u05d5\u05dd");
+    rs_utf8_clean_name("\ufeff\u3000", out, sizeof(out));
+    assert_string_equal(out, "");
+    /* Five 3-byte characters take 15 bytes, and the NUL takes the last byte. */
+    rs_utf8_clean_name("一二三四五六", out, sizeof(out));
+    assert_string_equal(out, "一二三四五");
+    /* A cut that ends in a space drops the space. */
+    rs_utf8_clean_name("一二三四 五六", out, 15);
+    assert_string_equal(out, "一二三四");
+    assert_int_equal(rs_utf8_clean_name("abc", out, 0), 0);
+}
+
+static void
 id_new_is_valid_and_unique(void **state)
 {
     char a[RS_ID_LEN + 1];
@@ -141,6 +176,8 @@ main(void)
         cmocka_unit_test(utf8_rejects_malformed),
         cmocka_unit_test(utf8_finds_control_characters),
         cmocka_unit_test(utf8_trim_partial_cuts_incomplete_tail),
+        cmocka_unit_test(utf8_trim_end_drops_unicode_spaces),
+        cmocka_unit_test(utf8_clean_name_drops_what_identity_refuses),
         cmocka_unit_test(id_new_is_valid_and_unique),
         cmocka_unit_test(hex_value_both_cases),
         cmocka_unit_test(base64url_round_trips),

@@ -143,6 +143,7 @@ utf8_prefix(const char *s, size_t max_cp)
 void
 sync_dp_nickname(const char *base, const char *suffix, char *out, size_t out_size)
 {
+    char clean[SYNC_DP_NICK_BYTES];
     size_t suffix_cp = 0;
     size_t base_len;
     size_t suffix_len = 0;
@@ -155,12 +156,11 @@ sync_dp_nickname(const char *base, const char *suffix, char *out, size_t out_siz
         suffix_cp = rs_utf8_length(suffix, suffix_len);
     }
     room = SYNC_DP_NICKNAME_MAX - (suffix_len > 0 ? suffix_cp + 1 : 0);
-    base_len = utf8_prefix(base, room);
-    /* A cut that ends in white space would read as a different name, and
-     * identity rejects a nickname that ends in it. */
-    while ((suffix_len > 0 || base[base_len] != '\0') && base_len > 0 &&
-           (base[base_len - 1] == ' ' || base[base_len - 1] == '\t'))
-        base_len--;
+    /* Directory names may have spaces at the ends or invisible characters,
+     * which identity rejects in a nickname. A cut may end in a space too. */
+    rs_utf8_clean_name(base, clean, sizeof(clean));
+    base = clean;
+    base_len = rs_utf8_trim_end(base, utf8_prefix(base, room));
     if (base_len + (suffix_len > 0 ? suffix_len + 1 : 0) + 1 > out_size) {
         out[0] = '\0';
         return;

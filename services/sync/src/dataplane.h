@@ -72,7 +72,8 @@ RS_MUSTCHECK rs_status sync_dp_call(struct sync_service *svc, bool to_authz,
  * nickname "<base>-<suffix>", or base alone when suffix is NULL or empty,
  * cutting base so the whole fits in SYNC_DP_NICKNAME_MAX code points
  * without splitting a character. A suffix longer than the limit is cut
- * too. Trailing white space of the cut base is dropped.
+ * too. base is cleaned first as rs_utf8_clean_name does, and white space
+ * at the end of a cut base is dropped, so identity accepts the result.
  */
 void sync_dp_nickname(const char *base, const char *suffix, char *out, size_t out_size);
 

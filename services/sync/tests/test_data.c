@@ -137,6 +137,62 @@ nickname_long_suffix_is_cut(void **state)
     assert_memory_equal(out, "名-", strlen("名-"));
 }
 
+/* Asserts that nick passes identity's nickname checks. */
+static void
+assert_acceptable(const char *nick)
+{
+    size_t len = strlen(nick);
+
+    assert_true(len > 0);
+    assert_true(rs_utf8_valid(nick, len));
+    assert_false(rs_utf8_has_control(nick, len));
+    assert_false(rs_utf8_has_invisible(nick, len));
+    assert_false(rs_utf8_has_outer_space(nick, len));
+    assert_true(code_points(nick) <= SYNC_DP_NICKNAME_MAX);
+}
+
+static void
+nickname_untidy_name_is_cleaned(void **state)
+{
+    char out[NICK];
+
+    (void)state;
+    sync_dp_nickname("  张三\u3000", NULL, out, sizeof(out));
+    assert_string_equal(out, "张三");
+    sync_dp_nickname("张\u200b三", "E0001", out, sizeof(out));
+    assert_string_equal(out, "张三-E0001");
+    sync_dp_nickname("Ana\tWang\r\n", NULL, out, sizeof(out));
+    assert_string_equal(out, "Ana Wang");
+    sync_dp_nickname("\u202e王五\ufeff", NULL, out, sizeof(out));
+    assert_string_equal(out, "王五");
+    /* Joiners inside an emoji sequence stay. */
+    sync_dp_nickname("👩\u200d💻 李", NULL, out, sizeof(out));
+    assert_string_equal(out, "👩\u200d💻 李");
+    assert_acceptable(out);
+    sync_dp_nickname("\u3000\t ", "1234", out, sizeof(out));
+    assert_string_equal(out, "-1234");
+}
+
+static void
+nickname_cut_drops_ideographic_space(void **state)
+{
+    char name[4 * 60 + 1] = "";
+    char out[NICK];
+    int i;
+
+    (void)state;
+    /* 44 characters, then U+3000 where a cut for a 5-character suffix ends */
+    for (i = 0; i < 44; i++)
+        strcat(name, "长");
+    strcat(name, "\u3000尾巴");
+    sync_dp_nickname(name, "1234", out, sizeof(out));
+    assert_acceptable(out);
+    assert_int_equal(code_points(out), 44 + 5);
+    sync_dp_nickname(name, NULL, out, sizeof(out));
+    assert_acceptable(out);
+    assert_int_equal(code_points(out), 47);
+}
+
 static void
 email_local_part(void **state)
 {
@@ -180,6 +236,8 @@ main(void)
         cmocka_unit_test(nickname_four_byte_name_fills_buffer),
         cmocka_unit_test(nickname_cut_without_suffix_drops_space),
         cmocka_unit_test(nickname_long_suffix_is_cut),
+        cmocka_unit_test(nickname_untidy_name_is_cleaned),
+        cmocka_unit_test(nickname_cut_drops_ideographic_space),
         cmocka_unit_test(email_local_part),
         cmocka_unit_test(array_literal_escapes),
     };

@@ -40,6 +40,19 @@ bool rs_utf8_has_outer_space(const char *s, size_t len);
  */
 bool rs_utf8_has_invisible(const char *s, size_t len);
 
+/* Returns the byte length of valid UTF-8 s[0..len) without its trailing white space. */
+size_t rs_utf8_trim_end(const char *s, size_t len);
+
+/*
+ * Copies the valid, NUL-terminated UTF-8 s into out as a name that the
+ * identity checks accept: a white-space control becomes a space, other
+ * controls and invisible format characters are dropped, and white space at
+ * either end is trimmed. Stops before the first code point that does not
+ * fit. Writes a NUL when out_size > 0 and returns the length written.
+ * The caller owns out.
+ */
+size_t rs_utf8_clean_name(const char *s, char *out, size_t out_size);
+
 /* Returns the value of hexadecimal digit c (either case), or -1. */
 int rs_hex_value(char c);
 
