@@ -1,4 +1,4 @@
-"""Start Sync of members: wide memberships, long names and nickname rounds."""
+"""Start Sync of members: wide memberships, long names and nickname suffixes."""
 
 import os
 
@@ -117,7 +117,7 @@ def test_untidy_names_are_cleaned(st):
     assert nick["untidy.cut"] == "长" * 49
 
 
-def test_same_names_take_suffix_rounds(st):
+def test_same_names_take_suffixes(st):
     userids = ["zw%02d" % i for i in range(30)]
     org, src, run, rows = synced(st, userids)
     assert run.status == spb.RUN_STATUS_SUCCEEDED, run

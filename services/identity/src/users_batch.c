@@ -17,11 +17,14 @@
 #include "validate.h"
 
 #define GROUPS_PER_USER_MAX 100
+#define NICKNAME_FALLBACKS_MAX 8
 
 struct entry {
     const Roster__Identity__V1__NewUser *in;
     Roster__Identity__V1__CreateUserRequest user; /* points into in */
     char id[RS_ID_LEN + 1];
+    const char *nickname;   /* the candidate chosen by admit */
+    unsigned nickname_used; /* bit k: candidate k is a nickname of a user already */
     struct rs_error invalid; /* found before the transaction */
     struct rs_error fail;    /* found inside it, and cleared when it is retried */
     Roster__Identity__V1__User *created;
@@ -97,13 +100,30 @@ key_elems(struct rs_buf *arrays, const struct entry *e)
     rs_buf_elem(&arrays[3], key_of(e)->union_id);
 }
 
-/* Rejects nicknames and account ids that users of the organisation already have. */
+/* Returns e's nickname candidate k: 0 is nickname, then the fallbacks. */
+static const char *
+candidate(const struct entry *e, size_t k)
+{
+    return k == 0 ? e->in->nickname : e->in->nickname_fallbacks[k - 1];
+}
+
+static size_t
+n_candidates(const struct entry *e)
+{
+    return 1 + e->in->n_nickname_fallbacks;
+}
+
+/*
+ * Notes the nickname candidates that users of the organisation already
+ * have, and rejects account ids they have.
+ */
 static rs_status
 check_names(rs_db_conn *conn, struct batch *b, struct rs_error *err)
 {
     struct rs_buf arrays[2];
     PGresult *res = NULL;
     size_t i;
+    size_t k;
     int r;
     rs_status rc;
 
@@ -111,7 +131,8 @@ check_names(rs_db_conn *conn, struct batch *b, struct rs_error *err)
     for (i = 0; i < b->n; i++) {
         if (!alive(&b->e[i]))
             continue;
-        rs_buf_elem(&arrays[0], b->e[i].in->nickname);
+        for (k = 0; k < n_candidates(&b->e[i]); k++)
+            rs_buf_elem(&arrays[0], candidate(&b->e[i], k));
         if (b->e[i].in->account_id[0] != '\0')
             rs_buf_elem(&arrays[1], b->e[i].in->account_id);
     }
@@ -133,9 +154,10 @@ check_names(rs_db_conn *conn, struct batch *b, struct rs_error *err)
 
             if (!alive(e))
                 continue;
-            if (strcmp(e->in->nickname, nick) == 0)
-                identity_nickname_taken(nick, &e->fail);
-            else if (acct[0] != '\0' && strcmp(e->in->account_id, acct) == 0)
+            for (k = 0; nick[0] != '\0' && k < n_candidates(e); k++)
+                if (strcmp(candidate(e, k), nick) == 0)
+                    e->nickname_used |= 1u << k;
+            if (acct[0] != '\0' && strcmp(e->in->account_id, acct) == 0)
                 identity_account_id_taken(acct, &e->fail);
         }
     }
@@ -306,6 +328,33 @@ check_groups(rs_db_conn *conn, struct batch *b, struct rs_error *err)
     return RS_OK;
 }
 
+/* Returns true if an accepted entry before e has chosen nickname. */
+static bool
+chosen_before(const struct entry *e, const struct batch *b, const char *nickname)
+{
+    const struct entry *prev;
+
+    for (prev = b->e; prev < e; prev++)
+        if (alive(prev) && strcmp(prev->nickname, nickname) == 0)
+            return true;
+    return false;
+}
+
+/* Chooses e's first nickname candidate that no user and no earlier accepted entry has. */
+static void
+choose_nickname(struct entry *e, const struct batch *b)
+{
+    size_t k;
+
+    for (k = 0; k < n_candidates(e); k++) {
+        if (!(e->nickname_used & (1u << k)) && !chosen_before(e, b, candidate(e, k))) {
+            e->nickname = candidate(e, k);
+            return;
+        }
+    }
+    identity_nickname_taken(e->in->nickname, &e->fail);
+}
+
 /*
  * Checks what depends on the other entries, in entry order: a nickname,
  * account id, key or union id of an earlier accepted entry, then a seat.
@@ -316,12 +365,12 @@ admit(struct entry *e, const struct batch *b, struct identity_seats *seats)
 {
     const struct entry *prev;
 
+    if (alive(e))
+        choose_nickname(e, b);
     for (prev = b->e; prev < e && alive(e); prev++) {
         if (!alive(prev))
             continue;
-        if (strcmp(e->in->nickname, prev->in->nickname) == 0)
-            identity_nickname_taken(e->in->nickname, &e->fail);
-        else if (e->in->account_id[0] != '\0' &&
+        if (e->in->account_id[0] != '\0' &&
                  strcmp(e->in->account_id, prev->in->account_id) == 0)
             identity_account_id_taken(e->in->account_id, &e->fail);
         else if (key_of(e) != NULL && key_of(prev) != NULL && same_key(key_of(e), key_of(prev)))
@@ -380,7 +429,7 @@ insert_all(rs_db_conn *conn, struct batch *b, struct rs_error *err)
             continue;
         snprintf(type, sizeof(type), "%d", (int)e->in->user_type);
         rs_buf_elem(&arrays[0], e->id);
-        rs_buf_elem(&arrays[1], e->in->nickname);
+        rs_buf_elem(&arrays[1], e->nickname);
         rs_buf_elem(&arrays[2], type);
         rs_buf_elem(&arrays[3], e->in->email);
         rs_buf_elem(&arrays[4], e->in->phone);
@@ -413,7 +462,7 @@ insert_all(rs_db_conn *conn, struct batch *b, struct rs_error *err)
     }
     for (i = 0; i < b->n; i++)
         if (alive(&b->e[i]) && b->e[i].created == NULL)
-            identity_nickname_taken(b->e[i].in->nickname, &b->e[i].fail);
+            identity_nickname_taken(b->e[i].nickname, &b->e[i].fail);
 
     rs_buf_arrays_open(arrays, 5);
     for (i = 0; i < b->n; i++) {
@@ -567,6 +616,8 @@ create_users_tx(rs_db_conn *conn, void *arg, struct rs_error *err)
     for (i = 0; i < b->n; i++) {
         rs_error_clear(&b->e[i].fail);
         b->e[i].created = NULL;
+        b->e[i].nickname = b->e[i].in->nickname;
+        b->e[i].nickname_used = 0;
     }
     /* The organisation row lock serialises seat counting across creates. */
     rc = identity_authorize(conn, b->call, b->org_id, IDENTITY_LOCK_ORG | IDENTITY_NEED_ADMIN,
@@ -604,6 +655,22 @@ validate_entry(struct entry *e)
     e->user.phone = in->phone;
     e->user.account_id = in->account_id;
     rc = identity_validate_new_user(&e->user, err);
+    if (rc == RS_OK && in->n_nickname_fallbacks > NICKNAME_FALLBACKS_MAX) {
+        rs_error_set(err, RS_EINVAL, "BATCH_SIZE_INVALID",
+                     "invalid number of nickname_fallbacks %zu: expected at most %d",
+                     in->n_nickname_fallbacks, NICKNAME_FALLBACKS_MAX);
+        rs_error_meta(err, "field", "nickname_fallbacks");
+        rc = RS_EINVAL;
+    }
+    for (k = 0; rc == RS_OK && k < in->n_nickname_fallbacks; k++) {
+        rc = identity_validate_nickname(in->nickname_fallbacks[k], err);
+        if (rc != RS_OK) {
+            char index[24];
+
+            snprintf(index, sizeof(index), "%zu", k);
+            rs_error_meta(err, "nickname_fallback", index);
+        }
+    }
     if (rc == RS_OK && key != NULL)
         rc = identity_validate_external_key(key->platform, key->corp_id,
                                             key->platform_user_id, err);

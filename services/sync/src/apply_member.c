@@ -50,7 +50,7 @@ struct work {
     struct state st;
     char user_id[33];
     bool created;
-    bool creating; /* waits for a CreateUsers round */
+    bool creating; /* waits for its CreateUsers call */
     bool sent;
     struct rs_error fail; /* the item failed unless code is RS_OK */
     const char **want;    /* the groups of the member's departments */
@@ -284,25 +284,34 @@ send_creates(struct chunk *c, Roster__Identity__V1__NewUser **users, struct work
             w->n_add -= users[i]->n_group_ids;
         } else {
             sync_dp_entry_error(&w->fail, r->error);
-            if (strcmp(w->fail.reason, "NICKNAME_TAKEN") != 0)
-                w->creating = false;
+            w->creating = false;
         }
     }
 }
 
-/* Builds the CreateUsers entry of w under nickname, or returns NULL when out of memory. */
+/*
+ * Builds the CreateUsers entry of w with its n nickname candidates, the
+ * first as the nickname and the others as fallbacks, or returns NULL when
+ * out of memory.
+ */
 static Roster__Identity__V1__NewUser *
-new_user(struct chunk *c, struct work *w, char *nickname)
+new_user(struct chunk *c, struct work *w, char (*cand)[SYNC_DP_NICK_BYTES], size_t n)
 {
     struct sync_dp_apply *a = c->a;
     Roster__Identity__V1__NewUser *u = rs_arena_alloc(c->arena, sizeof(*u));
     Roster__Identity__V1__ExternalIdentityKey *key = rs_arena_alloc(c->arena, sizeof(*key));
+    size_t i;
 
     if (u == NULL || key == NULL)
         return NULL;
     roster__identity__v1__new_user__init(u);
     roster__identity__v1__external_identity_key__init(key);
-    u->nickname = nickname;
+    u->nickname = cand[0];
+    u->nickname_fallbacks = rs_arena_alloc(c->arena, sizeof(*u->nickname_fallbacks) * n);
+    if (u->nickname_fallbacks == NULL)
+        return NULL;
+    for (i = 1; i < n; i++)
+        u->nickname_fallbacks[u->n_nickname_fallbacks++] = cand[i];
     u->user_type = (Roster__Identity__V1__UserType)a->req.user_type;
     u->email = w->m->email;
     u->phone = w->m->mobile;
@@ -319,18 +328,15 @@ new_user(struct chunk *c, struct work *w, char *nickname)
 }
 
 /*
- * Sends the members still waiting, each under its round-th nickname
- * candidate, in CreateUsers calls of at most CREATE_REQUEST_BYTES. A taken
- * nickname waits for the next round, and any other rejection is the
- * item's failure. Returns how many were sent.
+ * Sends the members marked creating, each with its nickname candidates, in
+ * CreateUsers calls of at most CREATE_REQUEST_BYTES. identity takes the
+ * first candidate that is free, and a rejection is the item's failure.
  */
-static size_t
-create_round(struct chunk *c, char (*cand)[SYNC_DP_NICKNAMES_MAX][SYNC_DP_NICK_BYTES],
-             const size_t *n_cand, size_t round)
+static rs_status
+create_users(struct chunk *c, struct rs_error *err)
 {
     Roster__Identity__V1__NewUser **users;
     struct work **sent;
-    size_t total = 0;
     size_t bytes = 0;
     size_t n = 0;
     size_t i;
@@ -338,25 +344,25 @@ create_round(struct chunk *c, char (*cand)[SYNC_DP_NICKNAMES_MAX][SYNC_DP_NICK_B
     users = rs_arena_alloc(c->arena, sizeof(*users) * (c->n + 1));
     sent = rs_arena_alloc(c->arena, sizeof(*sent) * (c->n + 1));
     if (users == NULL || sent == NULL)
-        return 0;
+        return sync_nomem(err);
     for (i = 0; i < c->n; i++) {
         struct work *w = &c->w[i];
+        char (*cand)[SYNC_DP_NICK_BYTES];
         Roster__Identity__V1__NewUser *u;
         size_t size;
 
         if (!w->creating)
             continue;
-        if (round >= n_cand[i]) {
-            w->creating = false; /* fail is the last NICKNAME_TAKEN */
-            continue;
-        }
-        u = new_user(c, w, cand[i][round]);
+        /* The entry points into cand until its call is sent. */
+        cand = rs_arena_alloc(c->arena, sizeof(*cand) * SYNC_DP_NICKNAMES_MAX);
+        if (cand == NULL)
+            return sync_nomem(err);
+        u = new_user(c, w, cand, sync_dp_nicknames(c->a, w->m, cand, SYNC_DP_NICKNAMES_MAX));
         if (u == NULL)
-            return 0;
+            return sync_nomem(err);
         size = protobuf_c_message_get_packed_size(&u->base) + 8;
         if (n > 0 && bytes + size > CREATE_REQUEST_BYTES) {
             send_creates(c, users, sent, n);
-            total += n;
             n = 0;
             bytes = 0;
         }
@@ -367,31 +373,6 @@ create_round(struct chunk *c, char (*cand)[SYNC_DP_NICKNAMES_MAX][SYNC_DP_NICK_B
     }
     if (n > 0)
         send_creates(c, users, sent, n);
-    return total + n;
-}
-
-/* Creates the users of every member marked creating, trying each member's
- * nickname candidates in turn. */
-static rs_status
-create_users(struct chunk *c, struct rs_error *err)
-{
-    char (*cand)[SYNC_DP_NICKNAMES_MAX][SYNC_DP_NICK_BYTES];
-    size_t *n_cand;
-    size_t round;
-    size_t i;
-
-    cand = rs_arena_alloc(c->arena, sizeof(*cand) * (c->n + 1));
-    n_cand = rs_arena_alloc(c->arena, sizeof(*n_cand) * (c->n + 1));
-    if (cand == NULL || n_cand == NULL)
-        return sync_nomem(err);
-    for (i = 0; i < c->n; i++)
-        n_cand[i] = c->w[i].creating ? sync_dp_nicknames(c->a, c->w[i].m, cand[i], SYNC_DP_NICKNAMES_MAX)
-                                     : 0;
-    for (round = 0; create_round(c, cand, n_cand, round) > 0; round++)
-        ;
-    for (i = 0; i < c->n; i++)
-        if (c->w[i].creating) /* out of memory in the last round */
-            return sync_nomem(err);
     return RS_OK;
 }
 
