@@ -100,6 +100,20 @@ def test_sibling_names_unique(ctx, org):
         grpc.StatusCode.ALREADY_EXISTS, "GROUP_NAME_TAKEN", actor=owner.user_id)
 
 
+def test_group_names_without_hidden_differences(ctx, org):
+    o, owner = org
+    g = mkgroup(ctx, o, owner, "研发中心")
+    for bad in (" 研发中心", "研发中心\u3000", "研发\u200b中心", "\u202e研发中心"):
+        ctx.refused("CreateUserGroup", pb.CreateUserGroupRequest(
+            organization_id=o.organization_id, name=bad),
+            grpc.StatusCode.INVALID_ARGUMENT, "GROUP_NAME_INVALID", actor=owner.user_id)
+        ctx.refused("RenameUserGroup", pb.RenameUserGroupRequest(
+            organization_id=o.organization_id, group_id=g.group_id, name=bad),
+            grpc.StatusCode.INVALID_ARGUMENT, "GROUP_NAME_INVALID", actor=owner.user_id)
+    # Spaces and joiners inside a name stay allowed.
+    mkgroup(ctx, o, owner, "研发 中心 👩\u200d💻")
+
+
 def test_synced_groups(ctx, org):
     o, owner = org
     src = pb.SyncSource(platform=pb.PLATFORM_DINGTALK, corp_id="ding-corp-1",

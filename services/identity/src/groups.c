@@ -166,6 +166,14 @@ validate_name_description(const char *name, const char *description, struct rs_e
                                 "GROUP_NAME_INVALID", err);
     if (rc != RS_OK)
         return rc;
+    /* As for nicknames, so two sibling names cannot differ only in invisible characters. */
+    if (rs_utf8_has_invisible(name, strlen(name)) || rs_utf8_has_outer_space(name, strlen(name))) {
+        rs_error_set(err, RS_EINVAL, "GROUP_NAME_INVALID",
+                     "name must not contain invisible format characters or start or end "
+                     "with white space");
+        rs_error_meta(err, "field", "name");
+        return RS_EINVAL;
+    }
     return identity_validate_text("description", description, IDENTITY_GROUP_DESC_MAX, true,
                                   "GROUP_DESCRIPTION_INVALID", err);
 }

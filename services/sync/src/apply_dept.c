@@ -222,27 +222,47 @@ create_groups(struct dept_chunk *dc)
 }
 
 static rs_status
+rename_group(struct sync_dp_apply *a, rs_arena *arena, struct sync_dp_dept *d,
+             const char *name, struct rs_error *err)
+{
+    Roster__Identity__V1__RenameUserGroupRequest req = ROSTER__IDENTITY__V1__RENAME_USER_GROUP_REQUEST__INIT;
+    ProtobufCMessage *resp = NULL;
+
+    req.organization_id = a->src.org_id;
+    req.group_id = d->group_id;
+    req.name = (char *)name;
+    return sync_dp_call(a->svc, false, a->job->operator_id, "RenameUserGroup", &req.base,
+                        &roster__identity__v1__user_group__descriptor, arena, &resp, err);
+}
+
+static rs_status
+move_group(struct sync_dp_apply *a, rs_arena *arena, struct sync_dp_dept *d,
+           const char *parent_group, struct rs_error *err)
+{
+    Roster__Identity__V1__MoveUserGroupRequest req = ROSTER__IDENTITY__V1__MOVE_USER_GROUP_REQUEST__INIT;
+    ProtobufCMessage *resp = NULL;
+
+    req.organization_id = a->src.org_id;
+    req.group_id = d->group_id;
+    req.new_parent_group_id = (char *)parent_group;
+    return sync_dp_call(a->svc, false, a->job->operator_id, "MoveUserGroup", &req.base,
+                        &roster__identity__v1__user_group__descriptor, arena, &resp, err);
+}
+
+static rs_status
 update_group(struct sync_dp_apply *a, rs_arena *arena, struct sync_dp_dept *d,
              const char *name, const char *parent, const char *parent_group,
              const char *alt_name, bool *sent, struct rs_error *err)
 {
-    ProtobufCMessage *resp = NULL;
     rs_status rc;
 
     if (strcmp(name, d->name) != 0 && strcmp(name, alt_name) != 0) {
-        Roster__Identity__V1__RenameUserGroupRequest req = ROSTER__IDENTITY__V1__RENAME_USER_GROUP_REQUEST__INIT;
-
-        req.organization_id = a->src.org_id;
-        req.group_id = d->group_id;
-        req.name = d->name;
         *sent = true;
-        rc = sync_dp_call(a->svc, false, a->job->operator_id, "RenameUserGroup", &req.base,
-                          &roster__identity__v1__user_group__descriptor, arena, &resp, err);
+        name = d->name;
+        rc = rename_group(a, arena, d, name, err);
         if (rc != RS_OK && strcmp(err->reason, "GROUP_NAME_TAKEN") == 0) {
-            req.name = (char *)alt_name;
-            rc = sync_dp_call(a->svc, false, a->job->operator_id, "RenameUserGroup",
-                              &req.base, &roster__identity__v1__user_group__descriptor, arena,
-                              &resp, err);
+            name = alt_name;
+            rc = rename_group(a, arena, d, name, err);
         }
         if (rc != RS_OK)
             return rc;
@@ -250,14 +270,17 @@ update_group(struct sync_dp_apply *a, rs_arena *arena, struct sync_dp_dept *d,
     /* A moved department moves its group; not when the new parent failed. */
     if (parent_group != NULL && strcmp(parent, parent_group) != 0 &&
         (parent_group[0] != '\0' || d->parent_id == 0)) {
-        Roster__Identity__V1__MoveUserGroupRequest req = ROSTER__IDENTITY__V1__MOVE_USER_GROUP_REQUEST__INIT;
-
-        req.organization_id = a->src.org_id;
-        req.group_id = d->group_id;
-        req.new_parent_group_id = (char *)parent_group;
         *sent = true;
-        rc = sync_dp_call(a->svc, false, a->job->operator_id, "MoveUserGroup", &req.base,
-                          &roster__identity__v1__user_group__descriptor, arena, &resp, err);
+        rc = move_group(a, arena, d, parent_group, err);
+        /* The new parent has a child of this name: move under the
+         * alternative name, as a new group there would be named. */
+        if (rc != RS_OK && strcmp(err->reason, "GROUP_NAME_TAKEN") == 0 &&
+            strcmp(name, alt_name) != 0) {
+            rs_error_clear(err);
+            rc = rename_group(a, arena, d, alt_name, err);
+            if (rc == RS_OK)
+                rc = move_group(a, arena, d, parent_group, err);
+        }
         if (rc != RS_OK)
             return rc;
     }

@@ -11,6 +11,7 @@
  */
 #include "dataplane.h"
 
+#include <inttypes.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -59,6 +60,7 @@ struct work {
     size_t n_add;
     const char **remove;
     size_t n_remove;
+    const char *group_missing; /* why a department's group is left out, or NULL */
 };
 
 struct chunk {
@@ -472,6 +474,17 @@ plan_groups(struct chunk *c, struct work *w, const struct state *st, struct rs_e
     for (i = 0; i < m->n_groups_of; i++) {
         const char *g = sync_dp_group_of(c->a, m->groups_of[i]);
 
+        /* Every department of the member is in the plan, so a missing
+         * group is one whose item failed in this run. */
+        if (g == NULL && w->group_missing == NULL) {
+            w->group_missing = rs_arena_printf(c->arena,
+                                               "the group of department %" PRId64
+                                               " could not be synced, so the user is not "
+                                               "in it; the other changes were applied",
+                                               m->groups_of[i]);
+            if (w->group_missing == NULL)
+                return sync_nomem(err);
+        }
         if (g != NULL && !in_list(w->want, w->n_want, g))
             w->want[w->n_want++] = g;
     }
@@ -640,6 +653,10 @@ item_of(const struct work *w, struct sync_item *item)
         item->outcome = SYNC_FAILED_ITEM;
         item->reason = w->fail.reason[0] != '\0' ? w->fail.reason : rs_status_name(w->fail.code);
         item->message = w->fail.message;
+    } else if (w->group_missing != NULL) {
+        item->outcome = SYNC_FAILED_ITEM;
+        item->reason = "DEPARTMENT_GROUP_MISSING";
+        item->message = w->group_missing;
     } else if (w->created) {
         item->outcome = SYNC_CREATED;
     } else if (w->sent || link) {

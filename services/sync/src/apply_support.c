@@ -140,6 +140,24 @@ utf8_prefix(const char *s, size_t max_cp)
     return (size_t)((const char *)p - s);
 }
 
+/*
+ * Returns the byte length of s[0..len) without the white space and
+ * zero-width joiners at its end, since a cut inside an emoji sequence
+ * leaves a joiner that nothing follows.
+ */
+static size_t
+trim_cut(const char *s, size_t len)
+{
+    static const char zwj[] = "\xE2\x80\x8D";
+
+    for (;;) {
+        len = rs_utf8_trim_end(s, len);
+        if (len < 3 || memcmp(s + len - 3, zwj, 3) != 0)
+            return len;
+        len -= 3;
+    }
+}
+
 void
 sync_dp_nickname(const char *base, const char *suffix, char *out, size_t out_size)
 {
@@ -160,7 +178,7 @@ sync_dp_nickname(const char *base, const char *suffix, char *out, size_t out_siz
      * which identity rejects in a nickname. A cut may end in a space too. */
     rs_utf8_clean_name(base, clean, sizeof(clean));
     base = clean;
-    base_len = rs_utf8_trim_end(base, utf8_prefix(base, room));
+    base_len = trim_cut(base, utf8_prefix(base, room));
     if (base_len + (suffix_len > 0 ? suffix_len + 1 : 0) + 1 > out_size) {
         out[0] = '\0';
         return;

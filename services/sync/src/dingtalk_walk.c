@@ -14,6 +14,7 @@
 #include <string.h>
 
 #include "roster/alloc.h"
+#include "roster/str.h"
 
 /* DingTalk's largest user/list page. */
 #define DT_PAGE_SIZE 100
@@ -200,6 +201,23 @@ out:
     return rc;
 }
 
+/*
+ * Returns a copy of a department or member name, cleaned as
+ * rs_utf8_clean_name does, or NULL when out of memory. Names are cleaned
+ * once here, so the stored structure, its rename flags, groups and
+ * nicknames all see the same name. The caller frees it.
+ */
+static char *
+name_dup(const char *name)
+{
+    size_t size = strlen(name) + 1;
+    char *out = rs_malloc(size);
+
+    if (out != NULL)
+        rs_utf8_clean_name(name, out, size);
+    return out;
+}
+
 /* Copies the fields Roster keeps from a user/list entry or a user/get result. */
 static rs_status
 user_from_json(const json_t *obj, int64_t in_dept, struct dt_user *u)
@@ -212,7 +230,7 @@ user_from_json(const json_t *obj, int64_t in_dept, struct dt_user *u)
     memset(u, 0, sizeof(*u));
     u->userid = rs_strdup(dt__json_str(obj, "userid"));
     u->unionid = rs_strdup(dt__json_str(obj, "unionid"));
-    u->name = rs_strdup(dt__json_str(obj, "name"));
+    u->name = name_dup(dt__json_str(obj, "name"));
     u->title = rs_strdup(dt__json_str(obj, "title"));
     u->job_number = rs_strdup(dt__json_str(obj, "job_number"));
     u->email = rs_strdup(dt__json_str(obj, "email"));
@@ -350,7 +368,7 @@ dept_from_json(const json_t *obj, int64_t fallback_id, struct dt_department *d)
     /* listsub carries no order; such departments keep 0. */
     if (!dt__json_int64(obj, "order", &d->order))
         d->order = 0;
-    d->name = rs_strdup(dt__json_str(obj, "name"));
+    d->name = name_dup(dt__json_str(obj, "name"));
     return d->name == NULL ? RS_ENOMEM : RS_OK;
 }
 

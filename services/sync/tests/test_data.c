@@ -194,6 +194,23 @@ nickname_cut_drops_ideographic_space(void **state)
 }
 
 static void
+nickname_cut_drops_dangling_joiner(void **state)
+{
+    char name[4 * 60 + 1] = "";
+    char out[NICK];
+    int i;
+
+    (void)state;
+    /* The cut at 50 falls after the first joiner of a family emoji. */
+    for (i = 0; i < 48; i++)
+        strcat(name, "后");
+    strcat(name, "👨\u200d👩\u200d👧");
+    sync_dp_nickname(name, NULL, out, sizeof(out));
+    assert_int_equal(code_points(out), 49);
+    assert_string_equal(out + strlen(out) - strlen("后👨"), "后👨");
+}
+
+static void
 email_local_part(void **state)
 {
     char out[32];
@@ -238,6 +255,7 @@ main(void)
         cmocka_unit_test(nickname_long_suffix_is_cut),
         cmocka_unit_test(nickname_untidy_name_is_cleaned),
         cmocka_unit_test(nickname_cut_drops_ideographic_space),
+        cmocka_unit_test(nickname_cut_drops_dangling_joiner),
         cmocka_unit_test(email_local_part),
         cmocka_unit_test(array_literal_escapes),
     };

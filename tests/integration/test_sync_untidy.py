@@ -1,0 +1,117 @@
+"""Directory names as people type them: spaces at the ends, tabs, zero-width
+characters. roster-sync cleans names when it fetches them, so the stored
+structure, its rename flags, groups and nicknames agree, and a department
+whose group fails is named on the items of its members."""
+
+import pytest
+
+import syncdp as dp
+from roster.sync.v1 import sync_pb2 as spb
+
+DEPTS = [
+    {"dept_id": 1, "name": "公司"},
+    {"dept_id": 100, "name": "  研发中心 ", "parent_id": 1},
+    {"dept_id": 107, "name": "研发中心", "parent_id": 1},
+    {"dept_id": 103, "name": "销售\t一部", "parent_id": 1},
+    {"dept_id": 104, "name": "市场\u200b部\u3000", "parent_id": 1},
+    {"dept_id": 105, "name": "\u200b", "parent_id": 1},
+    {"dept_id": 108, "name": "测试部", "parent_id": 100},
+    {"dept_id": 109, "name": "测试部", "parent_id": 107},
+]
+
+USERS = [
+    {"userid": "lei.li", "unionid": "uLeiLi", "name": "李雷 ", "dept_id_list": [103]},
+    {"userid": "mei.han", "unionid": "uMeiHan", "name": "韩梅梅", "dept_id_list": [104, 105]},
+    {"userid": "wei.zhang", "unionid": "uWeiZhang", "name": "张伟", "dept_id_list": [108]},
+]
+
+
+@pytest.fixture(scope="module")
+def st(tmp_path_factory):
+    work = str(tmp_path_factory.mktemp("sync_untidy"))
+    fixture = dp.synclib.write_fixture(work, dp.org_doc("dinguntidy01", DEPTS, USERS))
+    with dp.synclib.Stack(work, sims=[fixture]) as s:
+        yield s
+
+
+@pytest.fixture(scope="module")
+def env(st):
+    org, owner, src = dp.new_source(st, synced=False)
+    run = dp.update_structure(st, org, owner, src)
+    assert run.status == spb.RUN_STATUS_SUCCEEDED, run
+    run = dp.start_sync(st, org, owner, src, department_ids=[1])
+    assert run.status == spb.RUN_STATUS_PARTIAL, run
+    return org, owner, src, run
+
+
+def test_names_are_stored_clean(st, env):
+    org, owner, src, _ = env
+    names = {d: n.name for d, n in dp.departments(st, org, owner, src, parent=1).items()}
+    assert names[100] == "研发中心"
+    assert names[103] == "销售 一部"
+    assert names[104] == "市场部"
+    assert names[105] == ""
+    members = dp.members(st, org, owner, src)
+    assert members["lei.li"].name == "李雷"
+
+
+def test_groups_take_clean_names(st, env):
+    org, owner, src, run = env
+    groups = dp.synced_groups(st, org.organization_id, src.corp_id)
+    # The two "研发中心" are siblings now, so the later one takes its id.
+    assert groups[100][1] == "研发中心"
+    assert groups[107][1] == "研发中心 (107)"
+    assert groups[103][1] == "销售 一部"
+    assert groups[104][1] == "市场部"
+    users = dp.users_of(st, org.organization_id)
+    assert users["李雷"][0] in dp.group_members(st, groups[103][0])
+
+
+def test_failed_group_named_on_member(st, env):
+    org, owner, src, run = env
+    rows = dp.by_ext(dp.check_counts(st, org, owner, run))
+    assert rows["105"].outcome == spb.ITEM_OUTCOME_FAILED
+    assert rows["105"].reason == "GROUP_NAME_INVALID"
+    item = rows["mei.han"]
+    assert item.outcome == spb.ITEM_OUTCOME_FAILED
+    assert item.reason == "DEPARTMENT_GROUP_MISSING"
+    assert "105" in item.message
+    # The user exists and is in the group that could be synced.
+    groups = dp.synced_groups(st, org.organization_id, src.corp_id)
+    assert item.user_id in dp.group_members(st, groups[104][0])
+    assert dp.users_of(st, org.organization_id)["韩梅梅"][0] == item.user_id
+    assert rows["lei.li"].outcome == spb.ITEM_OUTCOME_CREATED
+
+
+def test_space_only_rename_flags_nothing(st, env):
+    org, owner, src, _ = env
+    sim = st.sims[0]
+    st.sim_control(sim, {"op": "user.upsert", "user": {"userid": "mei.han",
+                                                       "name": "\u3000韩梅梅 "}})
+    st.sim_control(sim, {"op": "dept.upsert", "dept": {"dept_id": 104, "parent_id": 1,
+                                                       "name": "市场部 "}})
+    run = dp.update_structure(st, org, owner, src)
+    assert run.status == spb.RUN_STATUS_SUCCEEDED, run
+    rows = dp.by_ext(dp.check_counts(st, org, owner, run))
+    assert "mei.han" not in rows
+    assert "104" not in rows
+    assert dp.members(st, org, owner, src, flag=spb.NODE_FLAG_NAME_CHANGED) == {}
+
+
+def test_move_next_to_same_name_takes_alternative(st, env):
+    org, owner, src, _ = env
+    sim = st.sims[0]
+    # 108 "测试部" moves next to 109 "测试部", under 107.
+    st.sim_control(sim, {"op": "dept.upsert", "dept": {"dept_id": 108, "parent_id": 107,
+                                                       "name": "测试部"}})
+    run = dp.update_structure(st, org, owner, src)
+    assert run.status == spb.RUN_STATUS_SUCCEEDED, run
+    run = dp.start_sync(st, org, owner, src, department_ids=[107])
+    rows = dp.by_ext(dp.check_counts(st, org, owner, run))
+    assert rows["108"].outcome == spb.ITEM_OUTCOME_UPDATED, rows["108"]
+    groups = dp.synced_groups(st, org.organization_id, src.corp_id)
+    assert groups[108][2] == groups[107][0]
+    assert groups[108][1] == "测试部 (108)"
+    assert groups[109][1] == "测试部"
+    users = dp.users_of(st, org.organization_id)
+    assert users["张伟"][0] in dp.group_members(st, groups[108][0])
