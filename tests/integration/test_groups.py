@@ -103,7 +103,8 @@ def test_sibling_names_unique(ctx, org):
 def test_group_names_without_hidden_differences(ctx, org):
     o, owner = org
     g = mkgroup(ctx, o, owner, "研发中心")
-    for bad in (" 研发中心", "研发中心\u3000", "研发\u200b中心", "\u202e研发中心"):
+    for bad in (" 研发中心", "研发中心\u3000", "研发\u200b中心", "\u202e研发中心",
+                "研发中心\u200d", "\u200d研发中心", "研发中心\u034f", "\u3164", "\ufe0f研发中心"):
         ctx.refused("CreateUserGroup", pb.CreateUserGroupRequest(
             organization_id=o.organization_id, name=bad),
             grpc.StatusCode.INVALID_ARGUMENT, "GROUP_NAME_INVALID", actor=owner.user_id)

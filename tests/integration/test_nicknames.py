@@ -74,6 +74,10 @@ def test_nickname_lengths(ctx, org):
              ("\ufeffbom", "NICKNAME_INVALID"),          # byte-order mark
              ("\uffff", "NICKNAME_INVALID"),             # noncharacter
              (" lead", "NICKNAME_INVALID"),
+             ("joiner\u200d", "NICKNAME_INVALID"),
+             ("\u200cjoiner", "NICKNAME_INVALID"),
+             ("\u3164", "NICKNAME_INVALID"),             # Hangul filler
+             ("a\u034fb", "NICKNAME_INVALID"),           # grapheme joiner
              ("trail\u3000", "NICKNAME_INVALID")]
     for bad, reason in cases:
         ctx.refused("CreateUser", pb.CreateUserRequest(

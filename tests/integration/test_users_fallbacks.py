@@ -76,11 +76,14 @@ def test_invalid_fallbacks_reject_the_entry(ctx, org):
     ])
     assert results[0].user.nickname == "ok-before"
     assert results[1].error.reason == "NICKNAME_INVALID"
-    assert results[1].error.metadata["nickname_fallback"] == "1"
+    assert results[1].error.metadata["field"] == "nickname_fallbacks"
+    assert results[1].error.metadata["index"] == "1"
+    assert "nickname_fallbacks[1]" in results[1].error.message
     assert results[2].error.reason == "BATCH_SIZE_INVALID"
     assert results[2].error.metadata["field"] == "nickname_fallbacks"
     assert results[3].error.reason == "NICKNAME_TOO_LONG"
-    assert results[3].error.metadata["nickname_fallback"] == "0"
+    assert results[3].error.metadata["field"] == "nickname_fallbacks"
+    assert results[3].error.metadata["index"] == "0"
     # The rejected entries claimed nothing, so the fallback is not needed.
     assert results[4].user.nickname == "ok-after"
     assert nicknames(ctx, o, owner) == ["ok-after", "ok-before"]

@@ -152,18 +152,45 @@ is_space(uint32_t cp)
 /*
  * Invisible format characters make two names look alike or reorder the
  * displayed text. They are the zero-width space, word joiners, bidirectional
- * controls, the byte-order mark and the soft hyphen. Noncharacters are
- * rejected too.
- * Zero-width (non-)joiners and variation selectors stay allowed, because
- * emoji sequences and Persian or Indic scripts need them.
+ * controls, the byte-order mark, the soft hyphen, the grapheme joiner, the
+ * Hangul fillers and the blank Braille pattern. Noncharacters are rejected
+ * too. Zero-width (non-)joiners and variation selectors stay allowed inside
+ * a name, because emoji sequences, Mongolian and Persian or Indic scripts
+ * need them.
  */
 static bool
 is_invisible(uint32_t cp)
 {
-    return cp == 0x00AD || cp == 0x061C || cp == 0x180E || cp == 0x200B || cp == 0x200E ||
-           cp == 0x200F || (cp >= 0x202A && cp <= 0x202E) || (cp >= 0x2060 && cp <= 0x206F) ||
-           cp == 0xFEFF || (cp >= 0xFFF9 && cp <= 0xFFFB) || (cp >= 0xFDD0 && cp <= 0xFDEF) ||
+    return cp == 0x00AD || cp == 0x034F || cp == 0x061C || cp == 0x115F || cp == 0x1160 ||
+           cp == 0x180E || cp == 0x200B || cp == 0x200E || cp == 0x200F ||
+           (cp >= 0x202A && cp <= 0x202E) || (cp >= 0x2060 && cp <= 0x206F) ||
+           cp == 0x2800 || cp == 0x3164 || cp == 0xFEFF || cp == 0xFFA0 ||
+           (cp >= 0xFFF9 && cp <= 0xFFFB) || (cp >= 0xFDD0 && cp <= 0xFDEF) ||
            (cp & 0xFFFE) == 0xFFFE;
+}
+
+/*
+ * Joiners and variation selectors attach to the character before them, so
+ * none may start a name, and a joiner may not end one either: alone there
+ * they only make two names look alike.
+ */
+static bool
+is_joiner(uint32_t cp)
+{
+    return cp == 0x200C || cp == 0x200D;
+}
+
+static bool
+bad_first(uint32_t cp)
+{
+    return is_space(cp) || is_joiner(cp) || (cp >= 0xFE00 && cp <= 0xFE0F) ||
+           (cp >= 0x180B && cp <= 0x180D) || cp == 0x180F || (cp >= 0xE0100 && cp <= 0xE01EF);
+}
+
+static bool
+bad_last(uint32_t cp)
+{
+    return is_space(cp) || is_joiner(cp);
 }
 
 bool
@@ -191,13 +218,13 @@ rs_utf8_has_outer_space(const char *s, size_t len)
     uint32_t cp;
 
     utf8_decode(p, len, &cp);
-    if (is_space(cp))
+    if (bad_first(cp))
         return true;
     /* Step back over continuation bytes to the last code point. */
     while (start > 0 && (start == len || (p[start] & 0xC0) == 0x80))
         start--;
     utf8_decode(p + start, len - start, &cp);
-    return is_space(cp);
+    return bad_last(cp);
 }
 
 bool
@@ -218,6 +245,21 @@ rs_utf8_is_blank(const char *s, size_t len)
 }
 
 size_t
+rs_utf8_prefix(const char *s, size_t max_cp)
+{
+    const unsigned char *p = (const unsigned char *)s;
+    size_t n = 0;
+
+    while (*p != '\0' && n < max_cp) {
+        p++;
+        while ((*p & 0xC0) == 0x80)
+            p++;
+        n++;
+    }
+    return (size_t)((const char *)p - s);
+}
+
+size_t
 rs_utf8_trim_end(const char *s, size_t len)
 {
     const unsigned char *p = (const unsigned char *)s;
@@ -229,7 +271,7 @@ rs_utf8_trim_end(const char *s, size_t len)
         while (start > 0 && (p[start] & 0xC0) == 0x80)
             start--;
         utf8_decode(p + start, len - start, &cp);
-        if (!is_space(cp))
+        if (!bad_last(cp))
             break;
         len = start;
     }
@@ -261,7 +303,7 @@ rs_utf8_clean_name(const char *s, char *out, size_t out_size)
         } else if (control || is_invisible(cp)) {
             continue;
         }
-        if (len == 0 && is_space(cp))
+        if (len == 0 && bad_first(cp))
             continue;
         if (len + n_out + 1 > out_size)
             break;

@@ -79,6 +79,37 @@ utf8_trim_end_drops_unicode_spaces(void **state)
 }
 
 static void
+utf8_joiners_only_inside_a_name(void **state)
+{
+    const char *family = "👨\u200d👩\u200d👧";
+    const char *heart = "\u2764\ufe0f";
+    char out[32];
+
+    RS_UNUSED(state);
+    assert_false(rs_utf8_has_outer_space(family, strlen(family)));
+    assert_false(rs_utf8_has_outer_space(heart, strlen(heart)));
+    assert_true(rs_utf8_has_outer_space("研发\u200d", strlen("研发\u200d")));
+    assert_true(rs_utf8_has_outer_space("\u200c研发", strlen("\u200c研发")));
+    assert_true(rs_utf8_has_outer_space("\ufe0f研发", strlen("\ufe0f研发")));
+    rs_utf8_clean_name("\u200d\ufe0f研发\u200c", out, sizeof(out));
+    assert_string_equal(out, "研发");
+}
+
+static void
+utf8_invisible_fillers_found(void **state)
+{
+    static const char *const cases[] = { "a\u034fb", "\u3164", "a\uffa0", "\u115f",
+                                         "\u2800", "x\u1160" };
+    size_t i;
+
+    RS_UNUSED(state);
+    for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++)
+        assert_true(rs_utf8_has_invisible(cases[i], strlen(cases[i])));
+    /* Mongolian needs its variation selectors inside a word. */
+    assert_false(rs_utf8_has_invisible("\u182d\u180b\u1823", strlen("\u182d\u180b\u1823")));
+}
+
+static void
 utf8_clean_name_drops_what_identity_refuses(void **state)
 {
     char out[16];
@@ -178,6 +209,8 @@ main(void)
         cmocka_unit_test(utf8_trim_partial_cuts_incomplete_tail),
         cmocka_unit_test(utf8_trim_end_drops_unicode_spaces),
         cmocka_unit_test(utf8_clean_name_drops_what_identity_refuses),
+        cmocka_unit_test(utf8_joiners_only_inside_a_name),
+        cmocka_unit_test(utf8_invisible_fillers_found),
         cmocka_unit_test(id_new_is_valid_and_unique),
         cmocka_unit_test(hex_value_both_cases),
         cmocka_unit_test(base64url_round_trips),

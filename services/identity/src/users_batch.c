@@ -663,13 +663,17 @@ validate_entry(struct entry *e)
         rc = RS_EINVAL;
     }
     for (k = 0; rc == RS_OK && k < in->n_nickname_fallbacks; k++) {
-        rc = identity_validate_nickname(in->nickname_fallbacks[k], err);
-        if (rc != RS_OK) {
-            char index[24];
+        struct rs_error bad;
+        char index[24];
 
-            snprintf(index, sizeof(index), "%zu", k);
-            rs_error_meta(err, "nickname_fallback", index);
-        }
+        rs_error_clear(&bad);
+        if (identity_validate_nickname(in->nickname_fallbacks[k], &bad) == RS_OK)
+            continue;
+        snprintf(index, sizeof(index), "%zu", k);
+        rc = rs_error_set(err, bad.code, bad.reason, "nickname_fallbacks[%zu]: %s", k,
+                          bad.message);
+        rs_error_meta(err, "field", "nickname_fallbacks");
+        rs_error_meta(err, "index", index);
     }
     if (rc == RS_OK && key != NULL)
         rc = identity_validate_external_key(key->platform, key->corp_id,

@@ -254,6 +254,7 @@ update_group(struct sync_dp_apply *a, rs_arena *arena, struct sync_dp_dept *d,
              const char *name, const char *parent, const char *parent_group,
              const char *alt_name, bool *sent, struct rs_error *err)
 {
+    struct rs_error undo;
     rs_status rc;
 
     if (strcmp(name, d->name) != 0 && strcmp(name, alt_name) != 0) {
@@ -278,8 +279,14 @@ update_group(struct sync_dp_apply *a, rs_arena *arena, struct sync_dp_dept *d,
             strcmp(name, alt_name) != 0) {
             rs_error_clear(err);
             rc = rename_group(a, arena, d, alt_name, err);
-            if (rc == RS_OK)
+            if (rc == RS_OK) {
                 rc = move_group(a, arena, d, parent_group, err);
+                /* Not moved after all: the group stays where it is, under its old name. */
+                rs_error_clear(&undo);
+                if (rc != RS_OK && rename_group(a, arena, d, name, &undo) != RS_OK)
+                    rs_log_warn(&a->job->log, "restoring a group name failed", "group_id",
+                                d->group_id, "reason", undo.reason, NULL);
+            }
         }
         if (rc != RS_OK)
             return rc;
@@ -305,15 +312,16 @@ prepare(struct dept_chunk *dc, struct dept_work *w)
             rs_error_set(&w->fail, RS_EPRECOND, "PARENT_GROUP_MISSING",
                          "the group of parent department %" PRId64 " could not be synced",
                          d->parent_id);
-            d->group_id[0] = '\0';
             return;
         }
     }
+    /* A failed rename or move leaves the group as it was, and its members
+     * and children keep using it. */
     if (w->gid == NULL)
         w->creating = true;
-    else if (update_group(a, dc->arena, d, w->gname, w->gparent, w->parent_group,
-                          w->alt_name, &w->sent, &w->fail) != RS_OK)
-        d->group_id[0] = '\0'; /* its children fail with PARENT_GROUP_MISSING */
+    else
+        (void)update_group(a, dc->arena, d, w->gname, w->gparent, w->parent_group,
+                           w->alt_name, &w->sent, &w->fail);
 }
 
 /* Fills the item of w, or returns false when w is unchanged. */
@@ -332,7 +340,6 @@ item_of(struct dept_work *w, struct sync_item *item)
         item->outcome = SYNC_FAILED_ITEM;
         item->reason = w->fail.reason[0] != '\0' ? w->fail.reason : rs_status_name(w->fail.code);
         item->message = w->fail.message;
-        d->group_id[0] = '\0';
     } else if (w->gid == NULL) {
         item->outcome = SYNC_CREATED;
     } else if (w->sent || strcmp(d->stored_group, d->group_id) != 0 ||

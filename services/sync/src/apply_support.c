@@ -124,44 +124,11 @@ sync_dp_call(struct sync_service *svc, bool to_authz, const char *operator_id,
                               svc->settings.rpc_timeout_ms, resp, err);
 }
 
-/* Byte length of the first max_cp code points of s. */
-static size_t
-utf8_prefix(const char *s, size_t max_cp)
-{
-    const unsigned char *p = (const unsigned char *)s;
-    size_t n = 0;
-
-    while (*p != '\0' && n < max_cp) {
-        p++;
-        while ((*p & 0xC0) == 0x80)
-            p++;
-        n++;
-    }
-    return (size_t)((const char *)p - s);
-}
-
-/*
- * Returns the byte length of s[0..len) without the white space and
- * zero-width joiners at its end, since a cut inside an emoji sequence
- * leaves a joiner that nothing follows.
- */
-static size_t
-trim_cut(const char *s, size_t len)
-{
-    static const char zwj[] = "\xE2\x80\x8D";
-
-    for (;;) {
-        len = rs_utf8_trim_end(s, len);
-        if (len < 3 || memcmp(s + len - 3, zwj, 3) != 0)
-            return len;
-        len -= 3;
-    }
-}
-
 void
 sync_dp_nickname(const char *base, const char *suffix, char *out, size_t out_size)
 {
     char clean[SYNC_DP_NICK_BYTES];
+    char clean_suffix[SYNC_DP_NICK_BYTES];
     size_t suffix_cp = 0;
     size_t base_len;
     size_t suffix_len = 0;
@@ -169,8 +136,10 @@ sync_dp_nickname(const char *base, const char *suffix, char *out, size_t out_siz
 
     if (out_size == 0)
         return;
-    if (suffix != NULL && suffix[0] != '\0') {
-        suffix_len = utf8_prefix(suffix, SYNC_DP_NICKNAME_MAX - 2);
+    /* A suffix from the directory (a job number, say) needs the same care. */
+    if (suffix != NULL && rs_utf8_clean_name(suffix, clean_suffix, sizeof(clean_suffix)) > 0) {
+        suffix = clean_suffix;
+        suffix_len = rs_utf8_trim_end(suffix, rs_utf8_prefix(suffix, SYNC_DP_NICKNAME_MAX - 2));
         suffix_cp = rs_utf8_length(suffix, suffix_len);
     }
     room = SYNC_DP_NICKNAME_MAX - (suffix_len > 0 ? suffix_cp + 1 : 0);
@@ -178,7 +147,7 @@ sync_dp_nickname(const char *base, const char *suffix, char *out, size_t out_siz
      * which identity rejects in a nickname. A cut may end in a space too. */
     rs_utf8_clean_name(base, clean, sizeof(clean));
     base = clean;
-    base_len = trim_cut(base, utf8_prefix(base, room));
+    base_len = rs_utf8_trim_end(base, rs_utf8_prefix(base, room));
     if (base_len + (suffix_len > 0 ? suffix_len + 1 : 0) + 1 > out_size) {
         out[0] = '\0';
         return;

@@ -70,6 +70,13 @@ void dt_client_destroy(struct dt_client *client);
  * refetch the token and retry once before failing.
  */
 
+/*
+ * Maximum length of a stored department or member name, in code points.
+ * identity allows 255 in a group name, and "<name> (<department id>)" must
+ * fit too.
+ */
+#define SYNC_NAME_MAX 200
+
 struct dt_department {
     int64_t dept_id;
     int64_t parent_id; /* 0 for the root (1) or when absent */

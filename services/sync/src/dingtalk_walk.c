@@ -203,18 +203,27 @@ out:
 
 /*
  * Returns a copy of a department or member name, cleaned as
- * rs_utf8_clean_name does, or NULL when out of memory. Names are cleaned
- * once here, so the stored structure, its rename flags, groups and
- * nicknames all see the same name. The caller frees it.
+ * rs_utf8_clean_name does and cut to SYNC_NAME_MAX code points, or a copy
+ * of fallback (the node's id) when nothing is left; NULL when out of
+ * memory. Names are cleaned once here, so the stored structure, its rename
+ * flags, groups and nicknames all see the same name. The caller frees it.
  */
 static char *
-name_dup(const char *name)
+name_dup(const char *name, const char *fallback)
 {
     size_t size = strlen(name) + 1;
     char *out = rs_malloc(size);
+    size_t len;
 
-    if (out != NULL)
-        rs_utf8_clean_name(name, out, size);
+    if (out == NULL)
+        return NULL;
+    rs_utf8_clean_name(name, out, size);
+    len = rs_utf8_trim_end(out, rs_utf8_prefix(out, SYNC_NAME_MAX));
+    out[len] = '\0';
+    if (len == 0) {
+        rs_free(out);
+        return rs_strdup(fallback);
+    }
     return out;
 }
 
@@ -230,7 +239,7 @@ user_from_json(const json_t *obj, int64_t in_dept, struct dt_user *u)
     memset(u, 0, sizeof(*u));
     u->userid = rs_strdup(dt__json_str(obj, "userid"));
     u->unionid = rs_strdup(dt__json_str(obj, "unionid"));
-    u->name = name_dup(dt__json_str(obj, "name"));
+    u->name = name_dup(dt__json_str(obj, "name"), u->userid != NULL ? u->userid : "");
     u->title = rs_strdup(dt__json_str(obj, "title"));
     u->job_number = rs_strdup(dt__json_str(obj, "job_number"));
     u->email = rs_strdup(dt__json_str(obj, "email"));
@@ -360,6 +369,8 @@ enqueue(struct walk *w, struct dt_department *d, struct rs_error *err)
 static rs_status
 dept_from_json(const json_t *obj, int64_t fallback_id, struct dt_department *d)
 {
+    char id[24];
+
     memset(d, 0, sizeof(*d));
     if (!dt__json_int64(obj, "dept_id", &d->dept_id))
         d->dept_id = fallback_id;
@@ -368,7 +379,8 @@ dept_from_json(const json_t *obj, int64_t fallback_id, struct dt_department *d)
     /* listsub carries no order; such departments keep 0. */
     if (!dt__json_int64(obj, "order", &d->order))
         d->order = 0;
-    d->name = name_dup(dt__json_str(obj, "name"));
+    snprintf(id, sizeof(id), "%lld", (long long)d->dept_id);
+    d->name = name_dup(dt__json_str(obj, "name"), id);
     return d->name == NULL ? RS_ENOMEM : RS_OK;
 }
 

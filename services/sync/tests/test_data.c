@@ -171,6 +171,12 @@ nickname_untidy_name_is_cleaned(void **state)
     assert_acceptable(out);
     sync_dp_nickname("\u3000\t ", "1234", out, sizeof(out));
     assert_string_equal(out, "-1234");
+    /* A job number from the directory is cleaned the same way. */
+    sync_dp_nickname("张三", " E\t001\u200b ", out, sizeof(out));
+    assert_string_equal(out, "张三-E 001");
+    assert_acceptable(out);
+    sync_dp_nickname("张三", "\u200b", out, sizeof(out));
+    assert_string_equal(out, "张三");
 }
 
 static void

@@ -29,25 +29,36 @@ bool rs_utf8_has_control(const char *s, size_t len);
 /* Returns true if valid UTF-8 s is empty or only white space, Unicode spaces included. */
 bool rs_utf8_is_blank(const char *s, size_t len);
 
-/* Returns true if non-empty valid UTF-8 s starts or ends with a white-space code point. */
+/*
+ * Returns true if non-empty valid UTF-8 s starts with white space, a
+ * zero-width (non-)joiner or a variation selector, or ends with white
+ * space or a zero-width (non-)joiner.
+ */
 bool rs_utf8_has_outer_space(const char *s, size_t len);
 
 /*
  * Returns true if valid UTF-8 s contains an invisible format character
  * (zero-width space, word joiners, bidirectional controls, byte-order mark,
- * soft hyphen) or a noncharacter. Zero-width joiners and variation
+ * soft hyphen, the grapheme joiner, Hangul fillers, the blank Braille
+ * pattern) or a noncharacter. Zero-width joiners and variation
  * selectors are allowed, because emoji and several scripts need them.
  */
 bool rs_utf8_has_invisible(const char *s, size_t len);
 
-/* Returns the byte length of valid UTF-8 s[0..len) without its trailing white space. */
+/* Returns the byte length of the first max_cp code points of the NUL-terminated UTF-8 s. */
+size_t rs_utf8_prefix(const char *s, size_t max_cp);
+
+/*
+ * Returns the byte length of valid UTF-8 s[0..len) without the white space
+ * and zero-width (non-)joiners at its end.
+ */
 size_t rs_utf8_trim_end(const char *s, size_t len);
 
 /*
  * Copies the valid, NUL-terminated UTF-8 s into out as a name that the
  * identity checks accept: a white-space control becomes a space, other
- * controls and invisible format characters are dropped, and white space at
- * either end is trimmed. Stops before the first code point that does not
+ * controls and invisible format characters are dropped, and the ends are
+ * trimmed of what rs_utf8_has_outer_space rejects. Stops before the first code point that does not
  * fit. Writes a NUL when out_size > 0 and returns the length written.
  * The caller owns out.
  */
