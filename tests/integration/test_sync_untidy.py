@@ -156,6 +156,10 @@ def test_failed_rename_keeps_group_and_members(st, env):
     assert "jia.one" not in rows
     after = dp.synced_groups(st, org.organization_id, src.corp_id)
     assert after[130] == before[130]
+    # Still flagged: the group has not taken the new name yet.
+    flagged = dp.departments(st, org, owner, src, flag=spb.NODE_FLAG_NAME_CHANGED)
+    assert list(flagged) == [130]
+    assert flagged[130].previous_name == "甲"
     user = dp.users_of(st, org.organization_id)["甲一"][0]
     assert user in dp.group_members(st, before[130][0])
 

@@ -403,7 +403,8 @@ record_depts(struct dept_chunk *dc, struct rs_error *err)
             continue;
         }
         n_items++;
-        if (w->d->group_id[0] != '\0') {
+        /* A failed rename keeps its flag and stored group until it succeeds. */
+        if (w->d->group_id[0] != '\0' && w->fail.code == RS_OK) {
             rs_buf_elem(&groups.arrays[0], w->ext);
             rs_buf_elem(&groups.arrays[1], w->d->group_id);
         }
