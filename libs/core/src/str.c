@@ -296,8 +296,11 @@ rs_utf8_clean_name(const char *s, char *out, size_t out_size)
 
         p += n;
         left -= n;
-        /* A tab or line break inside a name still separates its words. */
+        /* A tab or line break inside a name still separates its words, and
+         * a "\r\n" or a space before it separates them once. */
         if (control && is_space(cp)) {
+            if (len > 0 && out[len - 1] == ' ')
+                continue;
             bytes = " ";
             n_out = 1;
         } else if (control || is_invisible(cp)) {

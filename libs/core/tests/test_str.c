@@ -118,6 +118,8 @@ utf8_clean_name_drops_what_identity_refuses(void **state)
     assert_int_equal(rs_utf8_clean_name(" \u3000a\u200bb\x01\tc\u00a0", out, sizeof(out)),
                      strlen("ab c"));
     assert_string_equal(out, "ab c");
+    rs_utf8_clean_name("Ana\r\nWang \tLi", out, sizeof(out));
+    assert_string_equal(out, "Ana Wang Li");
     rs_utf8_clean_name("\u2066\u05e9\u05dc\u05d5\u05dd\u2069", out, sizeof(out));
     assert_string_equal(out, "\u05e9\u05dc\u05d5\u05dd");
     rs_utf8_clean_name("\ufeff\u3000", out, sizeof(out));
