@@ -120,16 +120,21 @@ def test_space_only_rename_flags_nothing(st, env):
     assert dp.members(st, org, owner, src, flag=spb.NODE_FLAG_NAME_CHANGED) == {}
 
 
-def test_move_next_to_same_name_takes_alternative(st, env):
+def change_and_sync(st, env, dept, department_ids):
+    """Changes one department in the simulator, runs Update Structure and
+    Start Sync of department_ids, and returns the run's items by id."""
     org, owner, src, _ = env
-    sim = st.sims[0]
-    # 108 "测试部" moves next to 109 "测试部", under 107.
-    st.sim_control(sim, {"op": "dept.upsert", "dept": {"dept_id": 108, "parent_id": 107,
-                                                       "name": "测试部"}})
+    st.sim_control(st.sims[0], {"op": "dept.upsert", "dept": dept})
     run = dp.update_structure(st, org, owner, src)
     assert run.status == spb.RUN_STATUS_SUCCEEDED, run
-    run = dp.start_sync(st, org, owner, src, department_ids=[107])
-    rows = dp.by_ext(dp.check_counts(st, org, owner, run))
+    run = dp.start_sync(st, org, owner, src, department_ids=department_ids)
+    return dp.by_ext(dp.check_counts(st, org, owner, run))
+
+
+def test_move_next_to_same_name_takes_alternative(st, env):
+    org, _, src, _ = env
+    # 108 "测试部" moves next to 109 "测试部", under 107.
+    rows = change_and_sync(st, env, {"dept_id": 108, "parent_id": 107, "name": "测试部"}, [107])
     assert rows["108"].outcome == spb.ITEM_OUTCOME_UPDATED, rows["108"]
     groups = dp.synced_groups(st, org.organization_id, src.corp_id)
     assert groups[108][2] == groups[107][0]
@@ -141,14 +146,8 @@ def test_move_next_to_same_name_takes_alternative(st, env):
 
 def test_failed_rename_keeps_group_and_members(st, env):
     org, owner, src, _ = env
-    sim = st.sims[0]
     before = dp.synced_groups(st, org.organization_id, src.corp_id)
-    st.sim_control(sim, {"op": "dept.upsert", "dept": {"dept_id": 130, "parent_id": 1,
-                                                       "name": "乙"}})
-    run = dp.update_structure(st, org, owner, src)
-    assert run.status == spb.RUN_STATUS_SUCCEEDED, run
-    run = dp.start_sync(st, org, owner, src, department_ids=[130])
-    rows = dp.by_ext(dp.check_counts(st, org, owner, run))
+    rows = change_and_sync(st, env, {"dept_id": 130, "parent_id": 1, "name": "乙"}, [130])
     assert rows["130"].outcome == spb.ITEM_OUTCOME_FAILED
     assert rows["130"].reason == "GROUP_NAME_TAKEN"
     assert rows["130"].group_id == before[130][0]
@@ -165,15 +164,9 @@ def test_failed_rename_keeps_group_and_members(st, env):
 
 
 def test_blocked_move_keeps_name_and_place(st, env):
-    org, owner, src, _ = env
-    sim = st.sims[0]
+    org, _, src, _ = env
     before = dp.synced_groups(st, org.organization_id, src.corp_id)
-    st.sim_control(sim, {"op": "dept.upsert", "dept": {"dept_id": 140, "parent_id": 107,
-                                                       "name": "丙"}})
-    run = dp.update_structure(st, org, owner, src)
-    assert run.status == spb.RUN_STATUS_SUCCEEDED, run
-    run = dp.start_sync(st, org, owner, src, department_ids=[140])
-    rows = dp.by_ext(dp.check_counts(st, org, owner, run))
+    rows = change_and_sync(st, env, {"dept_id": 140, "parent_id": 107, "name": "丙"}, [140])
     assert rows["140"].outcome == spb.ITEM_OUTCOME_FAILED
     assert rows["140"].reason == "GROUP_NAME_TAKEN"
     # Renamed for the move, then back when the move failed.
