@@ -169,17 +169,17 @@ is_invisible(uint32_t cp)
            (cp & 0xFFFE) == 0xFFFE;
 }
 
-/*
- * Joiners and variation selectors attach to the character before them, so
- * none may start a name, and a joiner may not end one either: alone there
- * they only make two names look alike.
- */
 static bool
 is_joiner(uint32_t cp)
 {
     return cp == 0x200C || cp == 0x200D;
 }
 
+/*
+ * Returns true if cp may not start a name. Joiners and variation selectors
+ * attach to the character before them, so at the start they only make two
+ * names look alike. At the end, a joiner does the same.
+ */
 static bool
 bad_first(uint32_t cp)
 {
@@ -213,18 +213,10 @@ rs_utf8_has_invisible(const char *s, size_t len)
 bool
 rs_utf8_has_outer_space(const char *s, size_t len)
 {
-    const unsigned char *p = (const unsigned char *)s;
-    size_t start = len;
     uint32_t cp;
 
-    utf8_decode(p, len, &cp);
-    if (bad_first(cp))
-        return true;
-    /* Step back over continuation bytes to the last code point. */
-    while (start > 0 && (start == len || (p[start] & 0xC0) == 0x80))
-        start--;
-    utf8_decode(p + start, len - start, &cp);
-    return bad_last(cp);
+    utf8_decode((const unsigned char *)s, len, &cp);
+    return bad_first(cp) || rs_utf8_trim_end(s, len) != len;
 }
 
 bool

@@ -480,7 +480,8 @@ plan_groups(struct chunk *c, struct work *w, const struct state *st, struct rs_e
             w->group_missing = rs_arena_printf(c->arena,
                                                "the group of department %" PRId64
                                                " could not be synced, so the user is not "
-                                               "in it; the other changes were applied",
+                                               "in it. The member's other changes were "
+                                               "applied.",
                                                m->groups_of[i]);
             if (w->group_missing == NULL)
                 return sync_nomem(err);

@@ -143,8 +143,8 @@ sync_dp_nickname(const char *base, const char *suffix, char *out, size_t out_siz
         suffix_cp = rs_utf8_length(suffix, suffix_len);
     }
     room = SYNC_DP_NICKNAME_MAX - (suffix_len > 0 ? suffix_cp + 1 : 0);
-    /* Directory names may have spaces at the ends or invisible characters,
-     * which identity rejects in a nickname. A cut may end in a space too. */
+    /* Fetched names are clean already. Cleaning again covers names stored
+     * before fetch-time cleaning, and a cut may end in a space. */
     rs_utf8_clean_name(base, clean, sizeof(clean));
     base = clean;
     base_len = rs_utf8_trim_end(base, rs_utf8_prefix(base, room));
