@@ -152,15 +152,16 @@ notice_to_log(void *arg, const char *message)
 }
 
 /*
- * Opens one connection. connect_timeout and application_name come before
- * the expanded conninfo in the arrays, so values the conninfo sets win.
+ * Opens one connection. The values before the expanded conninfo are
+ * defaults, so the conninfo may set its own. JIT is off because Roster's
+ * statements are short: one Start Sync query compiled for 28 ms and ran for 2.
  */
 static rs_status
 conn_open(const rs_db_pool *pool, rs_db_conn **out, struct rs_error *err)
 {
-    static const char *const keywords[] = {"connect_timeout", "application_name",
+    static const char *const keywords[] = {"connect_timeout", "application_name", "options",
                                            "dbname", NULL};
-    const char *values[4];
+    const char *values[5];
     rs_db_conn *conn = NULL;
     char pid[16];
     rs_status rc = RS_OK;
@@ -168,8 +169,9 @@ conn_open(const rs_db_pool *pool, rs_db_conn **out, struct rs_error *err)
     *out = NULL;
     values[0] = RS_DB_CONNECT_TIMEOUT;
     values[1] = "roster";
-    values[2] = pool->conninfo;
-    values[3] = NULL;
+    values[2] = "-c jit=off";
+    values[3] = pool->conninfo;
+    values[4] = NULL;
 
     conn = rs_calloc(1, sizeof(*conn));
     if (conn == NULL) {

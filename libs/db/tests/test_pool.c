@@ -31,6 +31,21 @@ backend_pid(rs_db_conn *conn)
     return pid;
 }
 
+/* Compares the session's value of a setting with want. */
+static void
+assert_setting(rs_db_conn *conn, const char *name, const char *want)
+{
+    const char *params[1] = { name };
+    PGresult *res = NULL;
+    struct rs_error err;
+
+    assert_int_equal(rs_db_query(conn, "setting", "SELECT current_setting($1)", 1, params,
+                                 &res, &err),
+                     RS_OK);
+    assert_string_equal(PQgetvalue(res, 0, 0), want);
+    PQclear(res);
+}
+
 struct share_state {
     rs_db_pool *pool;
     pthread_mutex_t mu;
@@ -232,23 +247,47 @@ healthy_connection_is_reused(void **state)
     rs_db_pool *pool = NULL;
     rs_db_conn *conn = NULL;
     struct rs_error err;
-    PGresult *res = NULL;
-    int pid_before;
+        int pid_before;
 
     (void)state;
     assert_int_equal(rs_db_pool_create(dbt_url_or_skip(), 1, &pool, &err), RS_OK);
     assert_int_equal(rs_db_acquire(pool, 1000, &conn, &err), RS_OK);
     pid_before = backend_pid(conn);
-    assert_int_equal(rs_db_query(conn, "application_name",
-                                 "SELECT current_setting('application_name')", 0, NULL, &res,
-                                 &err),
-                     RS_OK);
-    assert_string_equal(PQgetvalue(res, 0, 0), "roster");
-    PQclear(res);
+    assert_setting(conn, "application_name", "roster");
     rs_db_release(pool, conn);
 
     assert_int_equal(rs_db_acquire(pool, 1000, &conn, &err), RS_OK);
     assert_int_equal(backend_pid(conn), pid_before);
+    rs_db_release(pool, conn);
+    rs_db_pool_destroy(pool);
+}
+
+/* JIT is off unless the connection string sets options of its own. */
+static void
+jit_is_off_unless_conninfo_sets_options(void **state)
+{
+    rs_db_pool *pool = NULL;
+    rs_db_conn *conn = NULL;
+    struct rs_error err;
+    char conninfo[1024];
+    const char *url = dbt_url_or_skip();
+
+    (void)state;
+    assert_int_equal(rs_db_pool_create(url, 1, &pool, &err), RS_OK);
+    assert_int_equal(rs_db_acquire(pool, 1000, &conn, &err), RS_OK);
+    assert_setting(conn, "jit", "off");
+    rs_db_release(pool, conn);
+    rs_db_pool_destroy(pool);
+
+    /* A URI takes its options as a query parameter. */
+    if (strstr(url, "://") != NULL)
+        snprintf(conninfo, sizeof(conninfo), "%s%coptions=-c%%20jit=on", url,
+                 strchr(url, '?') != NULL ? '&' : '?');
+    else
+        snprintf(conninfo, sizeof(conninfo), "%s options='-c jit=on'", url);
+    assert_int_equal(rs_db_pool_create(conninfo, 1, &pool, &err), RS_OK);
+    assert_int_equal(rs_db_acquire(pool, 1000, &conn, &err), RS_OK);
+    assert_setting(conn, "jit", "on");
     rs_db_release(pool, conn);
     rs_db_pool_destroy(pool);
 }
@@ -311,6 +350,7 @@ main(void)
         cmocka_unit_test(broken_connection_is_replaced),
         cmocka_unit_test(connection_left_in_transaction_is_closed),
         cmocka_unit_test(healthy_connection_is_reused),
+        cmocka_unit_test(jit_is_off_unless_conninfo_sets_options),
         cmocka_unit_test(unreachable_server_fails_fast),
         cmocka_unit_test(pool_create_rejects_bad_input),
     };

@@ -15,6 +15,9 @@
  */
 #include "control.h"
 
+#ifdef __GLIBC__
+#include <malloc.h>
+#endif
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -247,6 +250,18 @@ wait_for_work(struct sync_worker *w, unsigned long seen)
     pthread_mutex_unlock(&w->mu);
 }
 
+/*
+ * Returns the freed pages of the thread's malloc arena to the system, so a
+ * replica between runs shrinks toward its idle size (glibc keeps them).
+ */
+static void
+give_back_memory(void)
+{
+#ifdef __GLIBC__
+    (void)malloc_trim(0);
+#endif
+}
+
 static void *
 worker_main(void *arg)
 {
@@ -269,6 +284,7 @@ worker_main(void *arg)
         }
         if (o.st != NULL) {
             execute(svc, o.st);
+            give_back_memory();
             continue;
         }
         if (!o.abandoned)
