@@ -70,10 +70,10 @@ load_groups(rs_db_conn *conn, struct group_batch *b, struct rs_buf *arrays, bool
     return query_arrays(conn, b, lock ? "identity.groups_batch_parents"
                                       : "identity.groups_batch_read_back",
                         lock ? "SELECT " IDENTITY_GROUP_COLS " FROM identity.user_groups g "
-                               "WHERE g.organization_id = $1 AND g.id = ANY ($2::text[]) "
+                               "WHERE " IDENTITY_GROUPS_BY_ID " "
                                "ORDER BY g.id COLLATE \"C\" FOR NO KEY UPDATE OF g"
                              : "SELECT " IDENTITY_GROUP_COLS " FROM identity.user_groups g "
-                               "WHERE g.organization_id = $1 AND g.id = ANY ($2::text[]) "
+                               "WHERE " IDENTITY_GROUPS_BY_ID " "
                                "ORDER BY g.id COLLATE \"C\"",
                         arrays, 1, res, err);
 }

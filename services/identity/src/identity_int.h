@@ -179,6 +179,13 @@ RS_MUSTCHECK rs_status identity_authz_check_deletable(rs_db_conn *conn, rs_arena
     "WHERE m.group_id = g.id), g.creator_user_id, " IDENTITY_US("g.created_at")
 #define IDENTITY_GROUP_CREATED_COL 12
 
+/*
+ * The groups of organisation $1 whose ids are in the array $2. "(SELECT
+ * $1)" hides the organisation from the planner, so statistics that rate it
+ * at one group cannot make it read all of them instead of probing each id.
+ */
+#define IDENTITY_GROUPS_BY_ID "g.organization_id = (SELECT $1::text) AND g.id = ANY ($2::text[])"
+
 #define IDENTITY_EXTERNAL_COLS                                                          \
     "e.organization_id, e.user_id, e.platform, e.corp_id, e.platform_user_id, "          \
     "e.union_id, " IDENTITY_US("e.created_at")

@@ -314,7 +314,7 @@ check_groups(rs_db_conn *conn, struct batch *b, struct rs_error *err)
     /* KEY SHARE keeps the groups from being deleted before commit. */
     rc = query_arrays(conn, b, "identity.users_batch_groups",
                       "SELECT g.id, g.sync_platform IS NOT NULL FROM identity.user_groups g "
-                      "WHERE g.organization_id = $1 AND g.id = ANY ($2::text[]) "
+                      "WHERE " IDENTITY_GROUPS_BY_ID " "
                       "ORDER BY g.id COLLATE \"C\" FOR KEY SHARE",
                       arrays, 1, &res, err);
     if (rc != RS_OK)
