@@ -6,6 +6,7 @@
 #include "roster/db.h"
 
 #include <errno.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <string.h>
 #include <time.h>
@@ -152,16 +153,49 @@ notice_to_log(void *arg, const char *message)
 }
 
 /*
- * Opens one connection. The values before the expanded conninfo are
- * defaults, so the conninfo may set its own. JIT is off because Roster's
- * statements are short: one Start Sync query compiled for 28 ms and ran for 2.
+ * Turns JIT off unless the connection's own options (from the conninfo,
+ * PGOPTIONS or a service file) set it. Roster's statements are short: one
+ * Start Sync query compiled for 28 ms and ran for 2.
+ */
+static rs_status
+jit_off(PGconn *pg, struct rs_error *err)
+{
+    PQconninfoOption *opts = PQconninfo(pg);
+    PQconninfoOption *o;
+    PGresult *res;
+    bool named = false;
+    rs_status rc = RS_OK;
+
+    if (opts == NULL)
+        return rs_error_set(err, RS_ENOMEM, NULL, "out of memory");
+    for (o = opts; o->keyword != NULL; o++) {
+        if (strcmp(o->keyword, "options") == 0 && o->val != NULL &&
+            strstr(o->val, "jit") != NULL)
+            named = true;
+    }
+    PQconninfoFree(opts);
+    if (named)
+        return RS_OK;
+    res = PQexec(pg, "SET jit = off");
+    if (PQresultStatus(res) != PGRES_COMMAND_OK) {
+        rc = rs_error_set(err, RS_EUNAVAIL, "DATABASE_UNAVAILABLE",
+                          "could not set up the database connection");
+        detail_from_pg(err, pg);
+    }
+    PQclear(res);
+    return rc;
+}
+
+/*
+ * Opens one connection. connect_timeout and application_name come before
+ * the expanded conninfo in the arrays, so values the conninfo sets win.
  */
 static rs_status
 conn_open(const rs_db_pool *pool, rs_db_conn **out, struct rs_error *err)
 {
-    static const char *const keywords[] = {"connect_timeout", "application_name", "options",
+    static const char *const keywords[] = {"connect_timeout", "application_name",
                                            "dbname", NULL};
-    const char *values[5];
+    const char *values[4];
     rs_db_conn *conn = NULL;
     char pid[16];
     rs_status rc = RS_OK;
@@ -169,9 +203,8 @@ conn_open(const rs_db_pool *pool, rs_db_conn **out, struct rs_error *err)
     *out = NULL;
     values[0] = RS_DB_CONNECT_TIMEOUT;
     values[1] = "roster";
-    values[2] = "-c jit=off";
-    values[3] = pool->conninfo;
-    values[4] = NULL;
+    values[2] = pool->conninfo;
+    values[3] = NULL;
 
     conn = rs_calloc(1, sizeof(*conn));
     if (conn == NULL) {
@@ -186,6 +219,9 @@ conn_open(const rs_db_pool *pool, rs_db_conn **out, struct rs_error *err)
         goto out;
     }
     PQsetNoticeProcessor(conn->pg, notice_to_log, NULL);
+    rc = jit_off(conn->pg, err);
+    if (rc != RS_OK)
+        goto out;
     snprintf(pid, sizeof(pid), "%d", PQbackendPID(conn->pg));
     rs_log_debug(NULL, "opened database connection", "backend_pid", pid, NULL);
 

@@ -247,7 +247,7 @@ healthy_connection_is_reused(void **state)
     rs_db_pool *pool = NULL;
     rs_db_conn *conn = NULL;
     struct rs_error err;
-        int pid_before;
+    int pid_before;
 
     (void)state;
     assert_int_equal(rs_db_pool_create(dbt_url_or_skip(), 1, &pool, &err), RS_OK);
@@ -262,7 +262,7 @@ healthy_connection_is_reused(void **state)
     rs_db_pool_destroy(pool);
 }
 
-/* JIT is off unless the connection string sets options of its own. */
+/* JIT is off unless the connection's options set it. */
 static void
 jit_is_off_unless_conninfo_sets_options(void **state)
 {
@@ -281,7 +281,7 @@ jit_is_off_unless_conninfo_sets_options(void **state)
 
     /* A URI takes its options as a query parameter. */
     if (strstr(url, "://") != NULL)
-        snprintf(conninfo, sizeof(conninfo), "%s%coptions=-c%%20jit=on", url,
+        snprintf(conninfo, sizeof(conninfo), "%s%coptions=-c%%20jit%%3Don", url,
                  strchr(url, '?') != NULL ? '&' : '?');
     else
         snprintf(conninfo, sizeof(conninfo), "%s options='-c jit=on'", url);
@@ -290,6 +290,15 @@ jit_is_off_unless_conninfo_sets_options(void **state)
     assert_setting(conn, "jit", "on");
     rs_db_release(pool, conn);
     rs_db_pool_destroy(pool);
+
+    /* libpq reads options from PGOPTIONS when the conninfo has none. */
+    assert_int_equal(setenv("PGOPTIONS", "-c jit=on", 1), 0);
+    assert_int_equal(rs_db_pool_create(url, 1, &pool, &err), RS_OK);
+    assert_int_equal(rs_db_acquire(pool, 1000, &conn, &err), RS_OK);
+    assert_setting(conn, "jit", "on");
+    rs_db_release(pool, conn);
+    rs_db_pool_destroy(pool);
+    assert_int_equal(unsetenv("PGOPTIONS"), 0);
 }
 
 static void

@@ -418,7 +418,7 @@ sync_exec_sync(struct sync_job *job, struct rs_error *err)
                           job->source_id);
     rs_db_release(a.svc->pool, conn);
     if (rc == RS_OK)
-        rc = rs_db_tx(a.svc->pool, RS_DB_REPEATABLE_READ, 1, plan_tx, &a, err);
+        rc = rs_db_tx(a.svc->pool, RS_DB_REPEATABLE_READ, 0, plan_tx, &a, err);
     if (rc != RS_OK)
         goto out;
     snprintf(num, sizeof(num), "%zu+%zu", a.n_depts, a.n_members);

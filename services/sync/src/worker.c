@@ -251,8 +251,9 @@ wait_for_work(struct sync_worker *w, unsigned long seen)
 }
 
 /*
- * Returns the freed pages of the thread's malloc arena to the system, so a
- * replica between runs shrinks toward its idle size (glibc keeps them).
+ * Returns freed heap pages to the system, so a replica between runs
+ * shrinks toward its idle size (glibc keeps them otherwise). It locks each
+ * malloc arena in turn, which may briefly delay allocations of other threads.
  */
 static void
 give_back_memory(void)
