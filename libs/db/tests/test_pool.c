@@ -262,9 +262,9 @@ healthy_connection_is_reused(void **state)
     rs_db_pool_destroy(pool);
 }
 
-/* JIT is off unless the connection's options set it. */
+/* JIT is off unless the connection's options name it. */
 static void
-jit_is_off_unless_conninfo_sets_options(void **state)
+jit_off_unless_options_name_it(void **state)
 {
     rs_db_pool *pool = NULL;
     rs_db_conn *conn = NULL;
@@ -359,7 +359,7 @@ main(void)
         cmocka_unit_test(broken_connection_is_replaced),
         cmocka_unit_test(connection_left_in_transaction_is_closed),
         cmocka_unit_test(healthy_connection_is_reused),
-        cmocka_unit_test(jit_is_off_unless_conninfo_sets_options),
+        cmocka_unit_test(jit_off_unless_options_name_it),
         cmocka_unit_test(unreachable_server_fails_fast),
         cmocka_unit_test(pool_create_rejects_bad_input),
     };

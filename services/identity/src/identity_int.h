@@ -180,11 +180,13 @@ RS_MUSTCHECK rs_status identity_authz_check_deletable(rs_db_conn *conn, rs_arena
 #define IDENTITY_GROUP_CREATED_COL 12
 
 /*
- * The groups of organisation $1 whose ids are in the array $2. "(SELECT
- * $1)" hides the organisation from the planner, so statistics that rate it
- * at one group cannot make it read all of them instead of probing each id.
+ * Organisation $1, hidden from the planner. Statistics taken before a large
+ * import rate a new organisation at one row, and then favour scanning it.
  */
-#define IDENTITY_GROUPS_BY_ID "g.organization_id = (SELECT $1::text) AND g.id = ANY ($2::text[])"
+#define IDENTITY_ORG_PARAM "(SELECT $1::text)"
+
+/* The groups of organisation $1 whose ids are in the array $2. */
+#define IDENTITY_GROUPS_BY_ID "g.organization_id = " IDENTITY_ORG_PARAM " AND g.id = ANY ($2::text[])"
 
 #define IDENTITY_EXTERNAL_COLS                                                          \
     "e.organization_id, e.user_id, e.platform, e.corp_id, e.platform_user_id, "          \

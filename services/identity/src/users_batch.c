@@ -136,20 +136,16 @@ check_names(rs_db_conn *conn, struct batch *b, struct rs_error *err)
         if (b->e[i].in->account_id[0] != '\0')
             rs_buf_elem(&arrays[1], b->e[i].in->account_id);
     }
-    /*
-     * One probe of the unique index per distinct candidate. "(SELECT $1)"
-     * hides the organisation from the planner, so statistics that rate it at
-     * one user cannot make it scan the organisation instead.
-     */
+    /* One probe of the unique index per distinct candidate. */
     rc = query_arrays(conn, b, "identity.users_batch_taken",
                       "SELECT u.nickname, '' FROM (SELECT DISTINCT unnest($2::text[])) AS x(nickname) "
                       "CROSS JOIN LATERAL (SELECT u.nickname FROM identity.users u "
-                      "WHERE u.organization_id = (SELECT $1::text) "
+                      "WHERE u.organization_id = " IDENTITY_ORG_PARAM " "
                       "AND u.nickname = x.nickname OFFSET 0) u "
                       "UNION ALL SELECT '', u.account_id "
                       "FROM (SELECT DISTINCT unnest($3::text[])) AS x(account_id) "
                       "CROSS JOIN LATERAL (SELECT u.account_id FROM identity.users u "
-                      "WHERE u.organization_id = (SELECT $1::text) AND u.account_id <> '' "
+                      "WHERE u.organization_id = " IDENTITY_ORG_PARAM " AND u.account_id <> '' "
                       "AND u.account_id = x.account_id OFFSET 0) u",
                       arrays, 2, &res, err);
     if (rc != RS_OK)
