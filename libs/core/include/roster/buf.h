@@ -1,6 +1,7 @@
 /*
  * libs/core/include/roster/buf.h
- *    A growing text buffer, and PostgreSQL array literals built in it.
+ *    A growing text buffer, and PostgreSQL array literals and COPY rows
+ *    built in it.
  */
 #ifndef RS_BUF_H
 #define RS_BUF_H
@@ -31,6 +32,13 @@ void rs_buf_printf(struct rs_buf *b, const char *fmt, ...) RS_PRINTF(2, 3);
  * s is copied.
  */
 void rs_buf_elem(struct rs_buf *b, const char *s);
+/*
+ * Appends s as one field of a row in COPY's text format, escaped, followed
+ * by a tab, or by a newline when last ends the row. NULL adds \N. s is
+ * copied.
+ */
+void rs_buf_copy_field(struct rs_buf *b, const char *s, bool last);
+
 /* Frees data and zeroes b, which can then be used again. */
 void rs_buf_free(struct rs_buf *b);
 

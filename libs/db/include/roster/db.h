@@ -63,6 +63,16 @@ RS_MUSTCHECK rs_status rs_db_query_arena(rs_db_conn *conn, rs_arena *arena,
                                          const char *const *params, PGresult **out,
                                          struct rs_error *err);
 
+/*
+ * Runs sql, a COPY ... FROM STDIN in text format, and sends it the len
+ * bytes of rows in data (borrowed; build them with rs_buf_copy_field).
+ * stmt names the statement in logs and errors. Errors map as for
+ * rs_db_query, and the connection is ready for the next statement
+ * whatever the outcome.
+ */
+RS_MUSTCHECK rs_status rs_db_copy_in(rs_db_conn *conn, const char *stmt, const char *sql,
+                                     const char *data, size_t len, struct rs_error *err);
+
 enum rs_db_isolation {
     RS_DB_READ_COMMITTED,
     RS_DB_REPEATABLE_READ,
