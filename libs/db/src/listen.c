@@ -18,6 +18,7 @@
 #include <time.h>
 
 #include "roster/alloc.h"
+#include "roster/clock.h"
 #include "roster/log.h"
 
 /* How often the thread wakes to see whether it should stop. */
@@ -99,15 +100,6 @@ listen_connect(struct rs_db_listener *l)
     return conn;
 }
 
-static int64_t
-now_ms(void)
-{
-    struct timespec ts;
-
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 /*
  * Reads the results of the pending ping that have arrived. Returns true
  * once its last result was read, and sets *failed if it did not succeed.
@@ -132,7 +124,7 @@ ping_replied(PGconn *conn, bool *failed)
 static void
 listen_loop(struct rs_db_listener *l, PGconn *conn)
 {
-    int64_t replied_at = now_ms(), ping_sent = 0;
+    int64_t replied_at = rs_clock_ms(), ping_sent = 0;
     bool pinging = false, ping_failed = false;
 
     while (!atomic_load(&l->stop)) {
@@ -143,16 +135,16 @@ listen_loop(struct rs_db_listener *l, PGconn *conn)
 
         if (pfd.fd < 0)
             return;
-        if (!pinging && now_ms() - replied_at >= LISTEN_PING_MS) {
+        if (!pinging && rs_clock_ms() - replied_at >= LISTEN_PING_MS) {
             if (!PQsendQuery(conn, "SELECT 1")) {
                 rs_log_warn(NULL, "lost the change-notification connection", "channel",
                             l->channel, "detail", PQerrorMessage(conn), NULL);
                 return;
             }
             pinging = true;
-            ping_sent = now_ms();
+            ping_sent = rs_clock_ms();
         }
-        if (pinging && now_ms() - ping_sent >= LISTEN_PING_TIMEOUT_MS) {
+        if (pinging && rs_clock_ms() - ping_sent >= LISTEN_PING_TIMEOUT_MS) {
             char timeout[16];
 
             snprintf(timeout, sizeof(timeout), "%d", LISTEN_PING_TIMEOUT_MS);
@@ -177,7 +169,7 @@ listen_loop(struct rs_db_listener *l, PGconn *conn)
                 return;
             }
             pinging = false;
-            replied_at = now_ms();
+            replied_at = rs_clock_ms();
         }
         while ((n = PQnotifies(conn)) != NULL) {
             l->hooks.notify(l->hooks.arg, n->extra);

@@ -12,6 +12,7 @@
 #include <time.h>
 
 #include "roster/alloc.h"
+#include "roster/clock.h"
 #include "roster/log.h"
 #include "db_int.h"
 
@@ -22,8 +23,6 @@ rs_db_pool_create(const char *conninfo, int max_conns, rs_db_pool **out,
     rs_db_pool *pool = NULL;
     PQconninfoOption *opts = NULL;
     char *parse_error = NULL;
-    pthread_condattr_t cond_attr;
-    bool attr_ready = false;
     bool mu_ready = false;
     rs_status rc = RS_OK;
 
@@ -62,13 +61,7 @@ rs_db_pool_create(const char *conninfo, int max_conns, rs_db_pool **out,
     }
     mu_ready = true;
     /* Waits measure a monotonic clock, so a clock change cannot stretch them. */
-    if (pthread_condattr_init(&cond_attr) != 0) {
-        rc = rs_error_set(err, RS_ERESOURCE, NULL, "could not create database pool condition");
-        goto out;
-    }
-    attr_ready = true;
-    if (pthread_condattr_setclock(&cond_attr, CLOCK_MONOTONIC) != 0 ||
-        pthread_cond_init(&pool->freed, &cond_attr) != 0) {
+    if (rs_cond_init_monotonic(&pool->freed) != 0) {
         rc = rs_error_set(err, RS_ERESOURCE, NULL, "could not create database pool condition");
         goto out;
     }
@@ -76,8 +69,6 @@ rs_db_pool_create(const char *conninfo, int max_conns, rs_db_pool **out,
     *out = pool;
     pool = NULL;
 out:
-    if (attr_ready)
-        pthread_condattr_destroy(&cond_attr);
     if (pool != NULL) {
         if (mu_ready)
             pthread_mutex_destroy(&pool->mu);
@@ -232,22 +223,6 @@ out:
     return rc;
 }
 
-/* Returns the absolute CLOCK_MONOTONIC time timeout_ms from now. */
-static struct timespec
-deadline_after(int timeout_ms)
-{
-    struct timespec ts;
-
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    ts.tv_sec += timeout_ms / 1000;
-    ts.tv_nsec += (long)(timeout_ms % 1000) * 1000000L;
-    if (ts.tv_nsec >= 1000000000L) {
-        ts.tv_sec++;
-        ts.tv_nsec -= 1000000000L;
-    }
-    return ts;
-}
-
 /*
  * A negative timeout_ms waits without limit and 0 does not wait. The
  * timeout covers the wait for a free slot only; opening a connection is
@@ -256,7 +231,7 @@ deadline_after(int timeout_ms)
 rs_status
 rs_db_acquire(rs_db_pool *pool, int timeout_ms, rs_db_conn **out, struct rs_error *err)
 {
-    struct timespec deadline = deadline_after(timeout_ms > 0 ? timeout_ms : 0);
+    struct timespec deadline = rs_clock_deadline_ms(timeout_ms > 0 ? timeout_ms : 0);
     rs_db_conn *conn = NULL;
     bool open_new = false;
     bool timed_out = false;

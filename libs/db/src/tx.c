@@ -11,6 +11,7 @@
 
 #include <openssl/rand.h>
 
+#include "roster/clock.h"
 #include "roster/log.h"
 #include "db_int.h"
 
@@ -25,13 +26,10 @@ static uint64_t
 tx_rand(void)
 {
     uint64_t x = tx_rand_state;
-    struct timespec ts;
 
     if (x == 0) {
         if (RAND_bytes((unsigned char *)&x, sizeof(x)) != 1 || x == 0) {
-            clock_gettime(CLOCK_MONOTONIC, &ts);
-            x = ((uint64_t)ts.tv_nsec << 20) ^ (uint64_t)ts.tv_sec ^
-                (uint64_t)(uintptr_t)&tx_rand_state;
+            x = ((uint64_t)rs_clock_ns() << 20) ^ (uint64_t)(uintptr_t)&tx_rand_state;
             x |= 1;
         }
     }

@@ -7,7 +7,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 #include <unistd.h>
 
 #include "roster/str.h"
@@ -113,13 +112,4 @@ dbt_terminate_backend(int pid)
         usleep(10 * 1000);
     }
     fail_msg("backend %d did not exit within 5 s", pid);
-}
-
-long
-dbt_now_ms(void)
-{
-    struct timespec ts;
-
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (long)ts.tv_sec * 1000L + ts.tv_nsec / 1000000L;
 }

@@ -41,7 +41,4 @@ void dbt_schema_drop(const char *schema);
  */
 void dbt_terminate_backend(int pid);
 
-/* Returns the monotonic clock in milliseconds. */
-long dbt_now_ms(void);
-
 #endif /* RS_DB_TEST_H */

@@ -12,6 +12,8 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "roster/clock.h"
+
 #define SHARE_THREADS 8
 #define SHARE_ROUNDS 10
 #define SHARE_CONNS 2
@@ -135,16 +137,16 @@ acquire_times_out_when_pool_is_busy(void **state)
     rs_db_conn *first = NULL;
     rs_db_conn *conn = NULL;
     struct rs_error err;
-    long start;
-    long elapsed;
+    int64_t start;
+    int64_t elapsed;
 
     (void)state;
     assert_int_equal(rs_db_pool_create(dbt_url_or_skip(), 1, &pool, &err), RS_OK);
     assert_int_equal(rs_db_acquire(pool, 1000, &first, &err), RS_OK);
 
-    start = dbt_now_ms();
+    start = rs_clock_ms();
     assert_int_equal(rs_db_acquire(pool, 200, &conn, &err), RS_EUNAVAIL);
-    elapsed = dbt_now_ms() - start;
+    elapsed = rs_clock_ms() - start;
     assert_null(conn);
     assert_string_equal(err.reason, "DATABASE_UNAVAILABLE");
     assert_true(elapsed >= 190);
@@ -179,15 +181,15 @@ acquire_waits_for_release(void **state)
     rs_db_conn *conn = NULL;
     struct rs_error err;
     pthread_t thread;
-    long start;
+    int64_t start;
 
     (void)state;
     assert_int_equal(rs_db_pool_create(dbt_url_or_skip(), 1, &dr.pool, &err), RS_OK);
     assert_int_equal(rs_db_acquire(dr.pool, 1000, &dr.conn, &err), RS_OK);
     assert_int_equal(pthread_create(&thread, NULL, release_after_100ms, &dr), 0);
-    start = dbt_now_ms();
+    start = rs_clock_ms();
     assert_int_equal(rs_db_acquire(dr.pool, 5000, &conn, &err), RS_OK);
-    assert_true(dbt_now_ms() - start >= 50);
+    assert_true(rs_clock_ms() - start >= 50);
     assert_ptr_equal(conn, dr.conn);
     pthread_join(thread, NULL);
     rs_db_release(dr.pool, conn);
@@ -307,7 +309,7 @@ unreachable_server_fails_fast(void **state)
     rs_db_pool *pool = NULL;
     rs_db_conn *conn = NULL;
     struct rs_error err;
-    long start;
+    int64_t start;
 
     (void)state;
     /* Port 1 on loopback has no listener, so the connect is refused at once. */
@@ -315,9 +317,9 @@ unreachable_server_fails_fast(void **state)
                                        "password=hunter2-secret dbname=postgres",
                                        2, &pool, &err),
                      RS_OK);
-    start = dbt_now_ms();
+    start = rs_clock_ms();
     assert_int_equal(rs_db_acquire(pool, 1000, &conn, &err), RS_EUNAVAIL);
-    assert_true(dbt_now_ms() - start < 3000);
+    assert_true(rs_clock_ms() - start < 3000);
     assert_null(conn);
     assert_string_equal(err.reason, "DATABASE_UNAVAILABLE");
     assert_null(strstr(err.message, "hunter2"));

@@ -18,6 +18,7 @@
 #include <uuid/uuid.h>
 
 #include "roster/alloc.h"
+#include "roster/clock.h"
 #include "rpc_int.h"
 
 rs_arena *
@@ -167,7 +168,7 @@ rs_rpc__call_new(rs_rpc_server *server, const struct rs_rpc__reg *reg, grpc_call
     call->reg = reg;
     call->cq = cq;
     call->deadline = deadline;
-    call->start_ns = rs_rpc__now_ns();
+    call->start_ns = rs_clock_ns();
     call->code = GRPC_STATUS_OK;
     grpc_metadata_array_init(&call->md);
     call->arena = rs_arena_create();
@@ -260,7 +261,7 @@ void
 rs_rpc__log_call(struct rs_call *call)
 {
     char duration[32];
-    int64_t elapsed_us = (rs_rpc__now_ns() - call->start_ns) / 1000;
+    int64_t elapsed_us = (rs_clock_ns() - call->start_ns) / 1000;
     const char *code = rs_rpc__code_name(call->code);
     const char *reason = call->reason[0] != '\0' ? call->reason : NULL;
 

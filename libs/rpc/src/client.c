@@ -20,6 +20,7 @@
 #include <grpc/support/time.h>
 
 #include "roster/alloc.h"
+#include "roster/clock.h"
 #include "rpc_int.h"
 
 #define BACKOFF_FIRST_MS 50
@@ -314,14 +315,14 @@ rs_rpc_client_call(rs_rpc_client *client, const char *path, const ProtobufCMessa
 
     *resp = NULL;
     if (seed == 0)
-        seed = (unsigned int)rs_rpc__now_ns() ^ (unsigned int)(uintptr_t)&seed;
+        seed = (unsigned int)rs_clock_ns() ^ (unsigned int)(uintptr_t)&seed;
     len = protobuf_c_message_get_packed_size(req);
     payload = grpc_slice_malloc(len);
     protobuf_c_message_pack(req, GRPC_SLICE_START_PTR(payload));
     if (timeout_ms > 0) {
         deadline = gpr_time_add(gpr_now(GPR_CLOCK_MONOTONIC),
                                 gpr_time_from_millis(timeout_ms, GPR_TIMESPAN));
-        deadline_ns = rs_rpc__now_ns() + (int64_t)timeout_ms * 1000000;
+        deadline_ns = rs_clock_ns() + (int64_t)timeout_ms * 1000000;
     } else {
         deadline = gpr_inf_future(GPR_CLOCK_MONOTONIC);
     }
@@ -333,7 +334,7 @@ rs_rpc_client_call(rs_rpc_client *client, const char *path, const ProtobufCMessa
             break;
         /* Wait a random time in [backoff/2, backoff] so clients do not retry in step. */
         wait_ms = backoff_ms / 2 + rand_r(&seed) % (backoff_ms / 2 + 1);
-        if (rs_rpc__now_ns() + wait_ms * 1000000 >= deadline_ns)
+        if (rs_clock_ns() + wait_ms * 1000000 >= deadline_ns)
             break;
         sleep_ms(wait_ms);
         backoff_ms *= 2;

@@ -13,6 +13,7 @@
 
 #include "grpc/health/v1/health.pb-c.h"
 #include "roster/alloc.h"
+#include "roster/clock.h"
 #include "rpc_int.h"
 
 #define HEALTH_SERVICE "grpc.health.v1.Health"
@@ -36,14 +37,9 @@ static const struct rs_rpc_method check_method = {
 void
 rs_rpc__health_init(struct rs_rpc__health *health)
 {
-    pthread_condattr_t attr;
-
     memset(health, 0, sizeof(*health));
     pthread_mutex_init(&health->mu, NULL);
-    pthread_condattr_init(&attr);
-    pthread_condattr_setclock(&attr, CLOCK_MONOTONIC);
-    pthread_cond_init(&health->cond, &attr);
-    pthread_condattr_destroy(&attr);
+    rs_cond_init_monotonic(&health->cond);
     health->probe_ok = true;
 }
 
@@ -179,12 +175,7 @@ rs_rpc__health_watch(struct rs_call *call)
         goto cancelled;
 
     while (!stopping) {
-        clock_gettime(CLOCK_MONOTONIC, &until);
-        until.tv_nsec += RS_RPC_STREAM_POLL_MS * 1000000L;
-        if (until.tv_nsec >= 1000000000L) {
-            until.tv_sec++;
-            until.tv_nsec -= 1000000000L;
-        }
+        until = rs_clock_deadline_ms(RS_RPC_STREAM_POLL_MS);
         pthread_mutex_lock(&h->mu);
         while (h->version == seen && !h->shutting_down) {
             if (pthread_cond_timedwait(&h->cond, &h->mu, &until) == ETIMEDOUT)
@@ -246,13 +237,7 @@ probe_main(void *arg)
             rs_log_warn(NULL, "health changed", "status", "NOT_SERVING", "reason",
                         err.message[0] != '\0' ? err.message : rs_status_str(rc), NULL);
 
-        clock_gettime(CLOCK_MONOTONIC, &until);
-        until.tv_sec += h->interval_ms / 1000;
-        until.tv_nsec += (long)(h->interval_ms % 1000) * 1000000L;
-        if (until.tv_nsec >= 1000000000L) {
-            until.tv_sec++;
-            until.tv_nsec -= 1000000000L;
-        }
+        until = rs_clock_deadline_ms(h->interval_ms);
         pthread_mutex_lock(&h->mu);
         while (!h->shutting_down) {
             if (pthread_cond_timedwait(&h->cond, &h->mu, &until) == ETIMEDOUT)

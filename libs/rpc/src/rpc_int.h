@@ -212,7 +212,6 @@ struct rs_rpc__status {
 extern atomic_long rs_rpc__live_calls;
 
 /* server.c */
-int64_t rs_rpc__now_ns(void);
 const char *rs_rpc__code_name(grpc_status_code code);
 rs_status rs_rpc__add_reg(rs_rpc_server *server, const struct rs_rpc_method *method,
                           const char *path, void *user_data,

@@ -21,6 +21,7 @@
 #include <grpc/support/time.h>
 
 #include "roster/alloc.h"
+#include "roster/clock.h"
 #include "rpc_int.h"
 
 /* An outstanding grpc_server_request_*call; the tag of its completion. */
@@ -51,15 +52,6 @@ rs_rpc__code_name(grpc_status_code code)
     if ((int)code < 0 || (size_t)code >= sizeof(code_names) / sizeof(code_names[0]))
         return "UNKNOWN";
     return code_names[code];
-}
-
-int64_t
-rs_rpc__now_ns(void)
-{
-    struct timespec ts;
-
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
 }
 
 long
@@ -547,12 +539,12 @@ rs_rpc_server_start(rs_rpc_server *server, int *port, struct rs_error *err)
 static bool
 wait_worker_calls(rs_rpc_server *server)
 {
-    int64_t deadline = rs_rpc__now_ns() + (int64_t)server->grace_ms * 1000000;
+    int64_t deadline = rs_clock_ns() + (int64_t)server->grace_ms * 1000000;
     struct timespec pause = {0, 10 * 1000000};
     char live[32];
 
     while (atomic_load(&server->worker_calls) > 0) {
-        if (rs_rpc__now_ns() >= deadline) {
+        if (rs_clock_ns() >= deadline) {
             snprintf(live, sizeof(live), "%ld", atomic_load(&server->worker_calls));
             rs_log_error(NULL, "handlers still running after shutdown; leaving them to exit",
                          "live_calls", live, NULL);

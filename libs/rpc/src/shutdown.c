@@ -15,6 +15,7 @@
 #include <grpc/grpc.h>
 #include <grpc/support/time.h>
 
+#include "roster/clock.h"
 #include "rpc_int.h"
 
 static void
@@ -93,7 +94,7 @@ rs_rpc_server_shutdown(rs_rpc_server *server)
         return;
     }
     server->shut_down = true;
-    start_ns = rs_rpc__now_ns();
+    start_ns = rs_clock_ns();
     rs_log_info(NULL, "server shutting down", NULL);
     if (server->on_shutdown != NULL)
         server->on_shutdown(server->on_shutdown_arg);
@@ -117,7 +118,7 @@ rs_rpc_server_shutdown(rs_rpc_server *server)
     rs_rpc__health_stop(server);
 
     snprintf(elapsed, sizeof(elapsed), "%lld",
-             (long long)((rs_rpc__now_ns() - start_ns) / 1000000));
+             (long long)((rs_clock_ns() - start_ns) / 1000000));
     rs_log_info(NULL, "server stopped", "duration_ms", elapsed, NULL);
     pthread_mutex_unlock(&server->shutdown_mu);
 }

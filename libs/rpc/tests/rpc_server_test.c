@@ -16,6 +16,7 @@
 #include "grpc/health/v1/health.pb-c.h"
 #include "grpc/reflection/v1/reflection.pb-c.h"
 #include "grpc/reflection/v1alpha/reflection.pb-c.h"
+#include "roster/clock.h"
 #include "roster/log.h"
 #include "rpc_test_util.h"
 
@@ -70,10 +71,10 @@ test_unknown_method(void)
     struct test_server ts;
     struct rs_error err;
     int serving = -1;
-    long long start;
+    int64_t start;
 
     test_server_start(&ts, &auth_opts);
-    start = test_now_ns();
+    start = rs_clock_ns();
     CHECK(test_echo(ts.target, TEST_TOKEN, "/roster.test.v1.Echo/Nope", "x", NULL, &serving,
                     &err) == RS_EUNIMPL);
     CHECK(test_elapsed_ms(start) < 2000);
@@ -181,7 +182,7 @@ health_check(const char *target, const char *service, rs_status *rc_out)
 static bool
 wait_health(const char *target, const char *service, int want)
 {
-    long long start = test_now_ns();
+    int64_t start = rs_clock_ns();
     rs_status rc;
 
     while (test_elapsed_ms(start) < 2000) {
@@ -238,7 +239,7 @@ test_health_watch(void)
     struct test_server_opts opts = {false, true, 0, 0, NULL, NULL, NULL};
     struct raw_stream rs, unknown;
     Grpc__Health__V1__HealthCheckResponse *resp;
-    long long start;
+    int64_t start;
 
     test_probe_set(true);
     test_server_start(&ts, &opts);
@@ -249,7 +250,7 @@ test_health_watch(void)
     CHECK(resp->status == SERVING);
     protobuf_c_message_free_unpacked(&resp->base, NULL);
 
-    start = test_now_ns();
+    start = rs_clock_ns();
     test_probe_set(false);
     resp = watch_next(&rs);
     CHECK(resp != NULL);
@@ -273,7 +274,7 @@ test_health_watch(void)
     grpc_call_cancel(unknown.call, NULL);
     CHECK(raw_stream_finish(&unknown) == GRPC_STATUS_CANCELLED);
     raw_stream_close(&unknown);
-    start = test_now_ns();
+    start = rs_clock_ns();
     while (rs_rpc_live_calls() > 1 && test_elapsed_ms(start) < 2000)
         usleep(10 * 1000);
     CHECK(rs_rpc_live_calls() == 1);
@@ -360,7 +361,7 @@ test_shutdown_under_load(void)
     pthread_t threads[THREADS];
     rs_rpc_client *client = NULL;
     struct rs_error err;
-    long long start;
+    int64_t start;
     int i, ok = 0;
 
     test_server_start(&ts, &opts);
@@ -374,7 +375,7 @@ test_shutdown_under_load(void)
         CHECK(pthread_create(&threads[i], NULL, echo_worker_main, &workers[i]) == 0);
     }
     usleep(30 * 1000);
-    start = test_now_ns();
+    start = rs_clock_ns();
     rs_rpc_server_shutdown(ts.server);
     /* An idle C-core client connection ignores GOAWAY, so the shutdown may
      * use the whole 2 s grace period before it cancels. It must not hang. */
@@ -397,7 +398,7 @@ test_stream_cap(void)
     static struct raw_stream streams[CAP + 1];
     struct test_server ts;
     Grpc__Health__V1__HealthCheckResponse *resp;
-    long long start;
+    int64_t start;
     int i;
 
     test_server_start(&ts, &auth_opts);
@@ -421,7 +422,7 @@ test_stream_cap(void)
     grpc_call_cancel(streams[0].call, NULL);
     CHECK(raw_stream_finish(&streams[0]) == GRPC_STATUS_CANCELLED);
     raw_stream_close(&streams[0]);
-    start = test_now_ns();
+    start = rs_clock_ns();
     while (rs_rpc_live_calls() > CAP - 1 && test_elapsed_ms(start) < 2000)
         usleep(10 * 1000);
     watch_open(&streams[0], ts.target, "");
@@ -456,7 +457,7 @@ test_shutdown(void)
     ProtobufCMessage *resp = NULL;
     struct raw_stream rs;
     struct rs_error err;
-    long long start;
+    int64_t start;
     long elapsed;
 
     test_server_start(&ts, &opts);
@@ -473,7 +474,7 @@ test_shutdown(void)
     CHECK(resp != NULL);
     protobuf_c_message_free_unpacked(resp, NULL);
 
-    start = test_now_ns();
+    start = rs_clock_ns();
     rs_rpc_server_shutdown(ts.server);
     elapsed = test_elapsed_ms(start);
     fprintf(stderr, "shutdown took %ld ms\n", elapsed);
@@ -523,7 +524,7 @@ test_slow_handler_isolated(void)
     struct rs_error err;
     struct slow_call sc;
     pthread_t thread;
-    long long start;
+    int64_t start;
     long slowest = 0, elapsed;
     int i, serving;
 
@@ -535,7 +536,7 @@ test_slow_handler_isolated(void)
     CHECK(pthread_create(&thread, NULL, slow_call_main, &sc) == 0);
     usleep(50 * 1000);
     for (i = 0; i < 6; i++) {
-        start = test_now_ns();
+        start = rs_clock_ns();
         CHECK(test_echo(ts.target, TEST_TOKEN, ECHO, "x", NULL, &serving, &err) == RS_OK);
         elapsed = test_elapsed_ms(start);
         if (elapsed > slowest)
@@ -557,7 +558,7 @@ test_shutdown_in_flight(void)
     Grpc__Health__V1__HealthCheckRequest req = GRPC__HEALTH__V1__HEALTH_CHECK_REQUEST__INIT;
     struct slow_call sc;
     pthread_t thread;
-    long long start;
+    int64_t start;
 
     test_server_start(&ts, &opts);
     memset(&sc, 0, sizeof(sc));
@@ -566,7 +567,7 @@ test_shutdown_in_flight(void)
     sc.len = grpc__health__v1__health_check_request__pack(&req, sc.buf);
     CHECK(pthread_create(&thread, NULL, slow_call_main, &sc) == 0);
     usleep(150 * 1000);
-    start = test_now_ns();
+    start = rs_clock_ns();
     rs_rpc_server_shutdown(ts.server);
     CHECK(test_elapsed_ms(start) < 3000);
     pthread_join(thread, NULL);
@@ -606,14 +607,14 @@ call_unbound(int max_attempts, int timeout_ms, long *elapsed_ms)
     Grpc__Health__V1__HealthCheckRequest req = GRPC__HEALTH__V1__HEALTH_CHECK_REQUEST__INIT;
     ProtobufCMessage *resp = NULL;
     struct rs_error err;
-    long long start;
+    int64_t start;
     rs_status rc;
 
     memset(&cfg, 0, sizeof(cfg));
     cfg.max_attempts = max_attempts;
     /* Port 1 on loopback has no listener, so every attempt is UNAVAILABLE. */
     CHECK(rs_rpc_client_create("127.0.0.1:1", &cfg, &client, &err) == RS_OK);
-    start = test_now_ns();
+    start = rs_clock_ns();
     rc = rs_rpc_client_call(client, ECHO, &req.base,
                             &grpc__health__v1__health_check_response__descriptor, NULL, NULL,
                             timeout_ms, &resp, &err);

@@ -7,7 +7,6 @@
 
 #include <stdatomic.h>
 #include <string.h>
-#include <time.h>
 #include <unistd.h>
 
 #include <grpc/byte_buffer.h>
@@ -16,6 +15,7 @@
 #include <grpc/support/time.h>
 
 #include "grpc/health/v1/health.pb-c.h"
+#include "roster/clock.h"
 #include "roster/str.h"
 
 extern const unsigned char rs_rpc_test_echo_descriptors[];
@@ -45,19 +45,10 @@ probe(void *arg, struct rs_error *err)
     return rs_error_set(err, RS_EUNAVAIL, "DB_DOWN", "database unreachable");
 }
 
-long long
-test_now_ns(void)
-{
-    struct timespec ts;
-
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (long long)ts.tv_sec * 1000000000LL + ts.tv_nsec;
-}
-
 long
-test_elapsed_ms(long long start_ns)
+test_elapsed_ms(int64_t start_ns)
 {
-    return (long)((test_now_ns() - start_ns) / 1000000);
+    return (long)((rs_clock_ns() - start_ns) / 1000000);
 }
 
 /*

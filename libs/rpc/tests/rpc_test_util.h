@@ -8,6 +8,7 @@
 #define RS_RPC_TEST_UTIL_H
 
 #include <stdbool.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 
@@ -99,7 +100,7 @@ ProtobufCMessage *raw_stream_recv(struct raw_stream *rs, const ProtobufCMessageD
 grpc_status_code raw_stream_finish(struct raw_stream *rs);
 void raw_stream_close(struct raw_stream *rs);
 
-long test_elapsed_ms(long long start_ns);
-long long test_now_ns(void);
+/* Returns the milliseconds elapsed since start_ns, a reading of rs_clock_ns. */
+long test_elapsed_ms(int64_t start_ns);
 
 #endif /* RS_RPC_TEST_UTIL_H */

@@ -17,6 +17,7 @@
 
 #include "revision.h"
 #include "roster/authz/v1/authz.pb-c.h"
+#include "roster/clock.h"
 #include "roster/str.h"
 
 #define BATCH_MAX 100
@@ -72,7 +73,7 @@ question_know_user(struct question *q, const char *user_id, struct rs_error *err
 
     if (user_id[0] == '\0' || snap_find_user(q->snap, user_id) != SNAP_NONE)
         return RS_OK;
-    if (engine_now_mono_us() - q->snap->loaded_us <= ENGINE_UNKNOWN_USER_RELOAD_US)
+    if (rs_clock_us() - q->snap->loaded_us <= ENGINE_UNKNOWN_USER_RELOAD_US)
         return RS_OK;
     rc = engine_snapshot(q->engine, q->org_id, q->mode, q->min_rev,
                          ENGINE_UNKNOWN_USER_RELOAD_US, &fresh, err);

@@ -15,23 +15,14 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 #include "roster/alloc.h"
+#include "roster/clock.h"
 #include "roster/log.h"
 #include "roster/str.h"
 
 /* Maximum wait for a pooled connection when reading the current revision. */
 #define ENGINE_ACQUIRE_MS 5000
-
-int64_t
-engine_now_mono_us(void)
-{
-    struct timespec ts;
-
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
-}
 
 rs_status
 authz_engine_create(rs_db_pool *pool, const char *conninfo, struct authz_engine **out,
@@ -166,7 +157,7 @@ is_stale(struct authz_engine *engine, struct org_entry *e, const struct authz_sn
     if (s->epoch != atomic_load(&engine->epoch))
         return true;
     return !atomic_load(&engine->listening) &&
-           engine_now_mono_us() - s->loaded_us > ENGINE_UNLISTENED_MAX_AGE_US;
+           rs_clock_us() - s->loaded_us > ENGINE_UNLISTENED_MAX_AGE_US;
 }
 
 /* want_rev: the revision a FULLY_CONSISTENT read found in the database, or -1. */
@@ -176,7 +167,7 @@ usable(struct authz_engine *engine, struct org_entry *e, const struct authz_snap
 {
     if (s == NULL)
         return false;
-    if (force_older_us > 0 && engine_now_mono_us() - s->loaded_us > force_older_us)
+    if (force_older_us > 0 && rs_clock_us() - s->loaded_us > force_older_us)
         return false;
     if (want_rev >= 0)
         return s->revision >= want_rev && s->epoch == atomic_load(&engine->epoch);

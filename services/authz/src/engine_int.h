@@ -55,9 +55,6 @@ struct authz_engine {
     rs_db_listener *listener; /* NULL without a database (tests) */
 };
 
-/* Microseconds of CLOCK_MONOTONIC. */
-int64_t engine_now_mono_us(void);
-
 /*
  * Returns a snapshot of org_id fresh enough for mode (min_rev applies to
  * AT_LEAST_AS_FRESH; also honoured in MINIMIZE_LATENCY when > 0). With

@@ -8,9 +8,9 @@
 
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 #include "roster/alloc.h"
+#include "roster/clock.h"
 #include "roster/log.h"
 
 /* Rows fetched per round trip from the large tables. */
@@ -277,7 +277,6 @@ snap_load(rs_db_pool *pool, const char *org_id, struct authz_snapshot **out,
           struct rs_error *err)
 {
     struct load_ctx ctx = { .org_id = org_id, .b = NULL };
-    struct timespec ts;
     rs_status rc;
 
     *out = NULL;
@@ -285,9 +284,7 @@ snap_load(rs_db_pool *pool, const char *org_id, struct authz_snapshot **out,
     if (rc == RS_OK)
         rc = snap_builder_build(ctx.b, out, err);
     snap_builder_destroy(ctx.b);
-    if (rc == RS_OK) {
-        clock_gettime(CLOCK_MONOTONIC, &ts);
-        (*out)->loaded_us = (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
-    }
+    if (rc == RS_OK)
+        (*out)->loaded_us = rs_clock_us();
     return rc;
 }

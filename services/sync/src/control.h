@@ -159,12 +159,6 @@ void sync_lease_beat_stop(struct sync_job *job);
 /* True once the replica is shutting down (the worker's stop flag). */
 bool sync_worker_stopping(const struct sync_service *svc);
 
-/*
- * Initialises cv to time its waits by CLOCK_MONOTONIC, so that a step of
- * the wall clock neither delays a heartbeat nor wakes a wait early.
- */
-void sync_cond_init_monotonic(pthread_cond_t *cv);
-
 /* Starts the LISTEN thread and svc->settings.workers run threads. */
 RS_MUSTCHECK rs_status sync_worker_start(struct sync_service *svc, const char *conninfo,
                                          struct rs_error *err);

@@ -18,6 +18,7 @@
 #include <time.h>
 
 #include "roster/alloc.h"
+#include "roster/clock.h"
 
 #define DT_DEFAULT_RATE 18
 #define DT_DEFAULT_CONCURRENCY 4
@@ -91,15 +92,6 @@ curl_init_once(void)
     curl_init_rc = curl_global_init(CURL_GLOBAL_DEFAULT);
 }
 
-static int64_t
-now_ns(void)
-{
-    struct timespec ts;
-
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t) ts.tv_sec * 1000000000LL + ts.tv_nsec;
-}
-
 static void
 sleep_ns(int64_t ns)
 {
@@ -140,7 +132,7 @@ with_jitter_ns(int ms)
     int64_t base = (int64_t) ms * 1000000LL;
 
     if (getrandom(&r, sizeof(r), GRND_NONBLOCK) != (ssize_t) sizeof(r))
-        r = (uint32_t) now_ns();
+        r = (uint32_t) rs_clock_ns();
     return base + (int64_t) (r % 1024u) * (base / 4) / 1024;
 }
 
@@ -305,7 +297,7 @@ limiter_wait(struct dt_client *client, const char *api, struct rs_error *err)
         snprintf(slot->api, sizeof(slot->api), "%s", api);
         slot->next_ns = 0;
     }
-    now = now_ns();
+    now = rs_clock_ns();
     at = slot->next_ns > now ? slot->next_ns : now;
     slot->next_ns = at + interval;
     pthread_mutex_unlock(&client->slot_mu);
@@ -547,7 +539,7 @@ fetch_token(struct dt_client *client, struct dt_conn *conn, struct rs_error *err
         rc = rs_error_set(err, RS_ENOMEM, NULL, "out of memory");
         goto out;
     }
-    client->token_refresh_ns = now_ns() + ttl * 1000000000LL;
+    client->token_refresh_ns = rs_clock_ns() + ttl * 1000000000LL;
     client->token_gen++;
     rs_log_debug(client->log, "fetched DingTalk access token", NULL);
 out:
@@ -578,7 +570,7 @@ take_token(struct dt_client *client, struct dt_conn *conn, uint_fast64_t seen, c
         && client->fetch_err.code != RS_OK) {
         *err = client->fetch_err;
         rc = err->code;
-    } else if (client->token == NULL || now_ns() >= client->token_refresh_ns) {
+    } else if (client->token == NULL || rs_clock_ns() >= client->token_refresh_ns) {
         rc = fetch_token(client, conn, err);
         if (rc == RS_OK)
             rs_error_clear(&client->fetch_err);

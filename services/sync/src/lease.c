@@ -14,6 +14,8 @@
 #include <string.h>
 #include <time.h>
 
+#include "roster/clock.h"
+
 rs_status
 sync_lease_lost(struct sync_job *job, struct rs_error *err)
 {
@@ -174,13 +176,7 @@ beat_main(void *arg)
 
     pthread_mutex_lock(&st->beat_mu);
     while (!atomic_load(&st->stop_beat)) {
-        clock_gettime(CLOCK_MONOTONIC, &until);
-        until.tv_sec += period / 1000;
-        until.tv_nsec += (long)(period % 1000) * 1000000L;
-        if (until.tv_nsec >= 1000000000L) {
-            until.tv_sec++;
-            until.tv_nsec -= 1000000000L;
-        }
+        until = rs_clock_deadline_ms(period);
         while (!atomic_load(&st->stop_beat) &&
                pthread_cond_timedwait(&st->beat_cv, &st->beat_mu, &until) != ETIMEDOUT)
             ;
@@ -247,7 +243,7 @@ sync_job_alloc(struct sync_service *svc, const char *run_id, const char *org_id,
     atomic_init(&st->lost, false);
     atomic_init(&st->stop_beat, false);
     pthread_mutex_init(&st->beat_mu, NULL);
-    sync_cond_init_monotonic(&st->beat_cv);
+    rs_cond_init_monotonic(&st->beat_cv);
     job->log.req = job->run_id;
     job->log.rpc = st->kind_name;
     return st;

@@ -18,6 +18,7 @@
 #include <jansson.h>
 
 #include "roster/alloc.h"
+#include "roster/clock.h"
 
 /* Milliseconds between two lease checks during the fetch: a stop or a lost
  * lease is seen within this, at a few queries a second. */
@@ -519,20 +520,11 @@ structure_tx(rs_db_conn *conn, void *arg, struct rs_error *err)
     return sync_dp_record_items(job, conn, 0, n_unchanged, &op->n_items, err);
 }
 
-static int64_t
-monotonic_ms(void)
-{
-    struct timespec ts;
-
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 static bool
 fetch_progress(void *arg, size_t depts_done, size_t users_seen)
 {
     struct fetch_ctx *c = arg;
-    int64_t now = monotonic_ms();
+    int64_t now = rs_clock_ms();
 
     RS_UNUSED(depts_done);
     RS_UNUSED(users_seen);
@@ -637,7 +629,7 @@ sync_exec_structure(struct sync_job *job, struct rs_error *err)
         return rc;
 
     fctx.job = job;
-    fctx.last_ms = monotonic_ms();
+    fctx.last_ms = rs_clock_ms();
     rc = dt_fetch_org(client, &org, fetch_progress, &fctx, err);
     dt_client_destroy(client);
     if (rc != RS_OK) {

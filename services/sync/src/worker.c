@@ -24,6 +24,8 @@
 #include <string.h>
 #include <time.h>
 
+#include "roster/clock.h"
+
 struct sync_worker {
     struct sync_service *svc;
     atomic_bool stop;
@@ -34,17 +36,6 @@ struct sync_worker {
     int n_threads;
     rs_db_listener *listener;
 };
-
-void
-sync_cond_init_monotonic(pthread_cond_t *cv)
-{
-    pthread_condattr_t attr;
-
-    pthread_condattr_init(&attr);
-    pthread_condattr_setclock(&attr, CLOCK_MONOTONIC);
-    pthread_cond_init(cv, &attr);
-    pthread_condattr_destroy(&attr);
-}
 
 bool
 sync_worker_stopping(const struct sync_service *svc)
@@ -233,16 +224,8 @@ execute(struct sync_service *svc, struct sync_job_state *st)
 static void
 wait_for_work(struct sync_worker *w, unsigned long seen)
 {
-    int ms = w->svc->settings.poll_ms;
-    struct timespec until;
+    struct timespec until = rs_clock_deadline_ms(w->svc->settings.poll_ms);
 
-    clock_gettime(CLOCK_MONOTONIC, &until);
-    until.tv_sec += ms / 1000;
-    until.tv_nsec += (long)(ms % 1000) * 1000000L;
-    if (until.tv_nsec >= 1000000000L) {
-        until.tv_sec++;
-        until.tv_nsec -= 1000000000L;
-    }
     pthread_mutex_lock(&w->mu);
     while (!atomic_load(&w->stop) && w->wakeups == seen)
         if (pthread_cond_timedwait(&w->cv, &w->mu, &until) == ETIMEDOUT)
@@ -329,7 +312,7 @@ sync_worker_start(struct sync_service *svc, const char *conninfo, struct rs_erro
     }
     atomic_init(&w->stop, false);
     pthread_mutex_init(&w->mu, NULL);
-    sync_cond_init_monotonic(&w->cv);
+    rs_cond_init_monotonic(&w->cv);
     svc->worker = w;
     hooks.arg = w;
     rc = rs_db_listen_start(conninfo, SYNC_NOTIFY_CHANNEL, "roster-sync-listen", &hooks,

@@ -27,6 +27,7 @@
 #include <unistd.h>
 
 #include "dingtalk.h"
+#include "roster/clock.h"
 
 #define SMALL_KEY "dingsmallappkey01"
 #define SMALL_SECRET "small-secret-0123456789abcdef"
@@ -1083,15 +1084,6 @@ cancel_after_calls(void *arg)
     return --*left <= 0;
 }
 
-static int64_t
-now_ms(void)
-{
-    struct timespec ts;
-
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t) ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 static void
 ip_ban_pauses_then_fails(void **state)
 {
@@ -1141,9 +1133,9 @@ ip_ban_pauses_then_fails(void **state)
     cfg.cancelled = cancel_after_calls;
     cfg.cancel_arg = &(int){ 3 };
     client = client_new(&s, NULL, &cfg);
-    start = now_ms();
+    start = rs_clock_ms();
     expect_fetch_error(client, RS_ECANCELLED, "DINGTALK_CANCELLED", &err);
-    assert_true(now_ms() - start < 5000);
+    assert_true(rs_clock_ms() - start < 5000);
     dt_client_destroy(client);
     sim_control(&s, "{\"op\":\"ip.unban\",\"ip\":\"127.0.0.1\"}");
     sim_stop(&s);

@@ -13,6 +13,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "roster/clock.h"
 #include "roster/log.h"
 
 void
@@ -340,7 +341,7 @@ ban_ip(struct sim_server *srv, json_t *args, bool ban)
 {
     const char *ip = json_string_value(json_object_get(args, "ip"));
     json_int_t seconds = json_integer_value(json_object_get(args, "seconds"));
-    int64_t now = sim_now_ms();
+    int64_t now = rs_clock_ms();
     int i;
 
     if (ip == NULL)
@@ -372,7 +373,7 @@ invalidate_token(struct sim_server *srv, json_t *args)
 
     pthread_mutex_lock(&srv->lock);
     if (mode != NULL && strcmp(mode, "expire") == 0)
-        srv->token.expires_ms = sim_now_ms();
+        srv->token.expires_ms = rs_clock_ms();
     else
         srv->token.revoked = true;
     pthread_mutex_unlock(&srv->lock);

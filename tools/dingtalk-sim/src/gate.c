@@ -11,6 +11,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "roster/clock.h"
 #include "roster/log.h"
 
 static const char ban_html[] =
@@ -140,7 +141,7 @@ handle_gettoken(struct sim_server *srv, const struct sim_req *req,
     const char *key = sim_param_str(req, "appkey");
     const char *secret = sim_param_str(req, "appsecret");
     struct sim_token *tok = &srv->token;
-    int64_t now = sim_now_ms();
+    int64_t now = rs_clock_ms();
     bool key_ok, secret_ok;
     int ttl;
     char value[33];
@@ -188,7 +189,7 @@ handle_gettoken(struct sim_server *srv, const struct sim_req *req,
 static int
 check_token(struct sim_server *srv, const char *value, const char **msg)
 {
-    int64_t now = sim_now_ms();
+    int64_t now = rs_clock_ms();
     const struct sim_token *tok = NULL;
     int code = 0;
     int i;
@@ -247,7 +248,7 @@ sim_gate_handle(struct sim_server *srv, const struct sim_req *req,
     struct sim_fault fault;
     struct sim_api_stat *stat;
     bool has_fault, banned, ban_html_body, limited = false, denied;
-    int64_t now = sim_now_ms();
+    int64_t now = rs_clock_ms();
     int latency, code;
     const char *msg = NULL;
 

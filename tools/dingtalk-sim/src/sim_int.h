@@ -183,7 +183,6 @@ void sim_reply_error_in(struct sim_reply *reply, int env, int errcode,
 json_t *sim_ok_body(void);
 /* Writes 32 random lower-case hex digits and a NUL into out[33]. */
 void sim_random_hex(char out[33]);
-int64_t sim_now_ms(void);
 
 /* Runs one API request through the gateway checks, then the API (gate.c). */
 void sim_gate_handle(struct sim_server *srv, const struct sim_req *req,
