@@ -9,12 +9,14 @@
 
 API (st is a Stack):
   Stack(workdir, sims=[fixture path, ...], sim_args=[[arg, ...] per sim],
-        sync_env={VAR: value}, replicas=1, extra_endpoints=[url])
+        sync_env={VAR: value}, replicas=1, extra_endpoints=[url],
+        identity_env={VAR: value})
       fresh database; identity, authz and sync migrated; a tokens file with
       an admin token (st.admin_token) and a "sync"-scoped one
       (st.sync_token); roster-identity, roster-authz, one simulator per
-      fixture and `replicas` roster-sync processes. Use as a context manager
-      or call start() / stop().
+      fixture and `replicas` roster-sync processes. identity_env overrides
+      roster-identity's environment (e.g. ROSTER_MAX_MESSAGE_BYTES). Use as
+      a context manager or call start() / stop().
   st.ident, st.authz, st.sync      stubs (rosterlib.Stub) of the three services,
                                    st.sync talks to replica 0
   st.sims[i]                       Sim: .endpoint, .doc (the fixture), .corp_id,
@@ -167,11 +169,12 @@ class Sim:
 
 class Stack:
     def __init__(self, workdir, sims=(), sim_args=None, sync_env=None, replicas=1,
-                 extra_endpoints=()):
+                 extra_endpoints=(), identity_env=None):
         self.workdir = workdir
         self.fixtures = list(sims)
         self.sim_args = list(sim_args or [[] for _ in self.fixtures])
         self.sync_env = dict(sync_env or {})
+        self.identity_env = dict(identity_env or {})
         self.n_replicas = replicas
         self.extra_endpoints = list(extra_endpoints)
         self.sims = []
@@ -209,7 +212,8 @@ class Stack:
         self.tokens_file = os.path.join(self.workdir, "tokens")
         rl.write_tokens(self.tokens_file, [("admin-tool", self.admin_token, []),
                                            ("roster-sync", self.sync_token, ["sync"])])
-        self.identity_proc = self._service(self.identity_bin, "identity")
+        self.identity_proc = self._service(self.identity_bin, "identity",
+                                           **self.identity_env)
         self.authz_proc = self._service(self.authz_bin, "authz")
         for i, fixture in enumerate(self.fixtures):
             sim = Sim(self.workdir, fixture, self.sim_args[i] if i < len(self.sim_args)

@@ -3,7 +3,8 @@
  *    Start Sync for a chunk of departments. One query finds the chunk's
  *    existing synced groups, which are renamed or moved one by one. The
  *    new groups of one tree level are created by one identity
- *    CreateUserGroups call, because a child needs its parent's new id. A
+ *    CreateUserGroups call, because a child needs its parent's new id, and
+ *    the call is split while a message is too large for identity. A
  *    name that a sibling has is retried once as "<name> (<department id>)".
  *    The chunk's items are recorded in plan order in one transaction.
  */
@@ -106,14 +107,67 @@ out:
     return rc;
 }
 
-static void send_groups(struct dept_chunk *dc,
-                        Roster__Identity__V1__CreateUserGroupRequest **entries,
-                        struct dept_work **sent, size_t n, bool alt);
+/* The CreateUserGroups calls of one round of create_round. */
+struct group_batch {
+    Roster__Identity__V1__CreateUserGroupsRequest req;
+    Roster__Identity__V1__CreateUserGroupRequest **entries;
+    struct dept_work **sent; /* sent[i] is the department of entries[i] */
+    bool alt;
+};
+
+static void
+groups_range(void *arg, size_t first, size_t n)
+{
+    struct group_batch *gb = arg;
+
+    gb->req.groups = gb->entries + first;
+    gb->req.n_groups = n;
+}
+
+/* Reads the results of one CreateUserGroups call for entries [first, first + n). */
+static void
+groups_take(void *arg, size_t first, size_t n, const ProtobufCMessage *msg,
+            const struct rs_error *err)
+{
+    struct group_batch *gb = arg;
+    const Roster__Identity__V1__CreateUserGroupsResponse *resp =
+        (const Roster__Identity__V1__CreateUserGroupsResponse *)msg;
+    struct rs_error e;
+    size_t i;
+
+    rs_error_clear(&e);
+    if (err != NULL)
+        e = *err;
+    else if (resp->n_results != n)
+        rs_error_set(&e, RS_EINTERNAL, "INTERNAL", "identity returned %zu results for %zu groups",
+                     resp->n_results, n);
+    /* A rejected call is the failure of every department in it. */
+    for (i = 0; i < n; i++) {
+        struct dept_work *w = gb->sent[first + i];
+        const Roster__Identity__V1__CreateUserGroupsResult *r = e.code == RS_OK
+                                                                    ? resp->results[i]
+                                                                    : NULL;
+
+        w->creating = false;
+        if (r == NULL) {
+            w->fail = e;
+        } else if (r->group != NULL) {
+            snprintf(w->d->group_id, sizeof(w->d->group_id), "%s", r->group->group_id);
+            w->sent = true;
+        } else {
+            sync_dp_entry_error(&w->fail, r->error);
+            if (!gb->alt && strcmp(w->fail.reason, "GROUP_NAME_TAKEN") == 0) {
+                rs_error_clear(&w->fail);
+                w->creating = true;
+            }
+        }
+    }
+}
 
 /*
  * Creates the groups of the departments of dc waiting to be created, under
  * their names, or under their alternative names when alt is set, in one
- * CreateUserGroups call (split when identity could not send its reply).
+ * CreateUserGroups call, split while a message is too large for identity.
  * Without alt, a name that a sibling has keeps the department waiting for
  * the retry. Any other rejection is the item's failure.
  */
@@ -125,6 +179,8 @@ create_round(struct dept_chunk *dc, bool alt)
     Roster__Identity__V1__CreateUserGroupRequest **ptrs;
     Roster__Identity__V1__SyncSource *sources;
     struct dept_work *sent[SYNC_DP_DEPT_CHUNK];
+    struct group_batch gb;
+    struct sync_dp_batch batch;
     struct rs_error e;
     size_t n = 0;
     size_t i;
@@ -156,61 +212,19 @@ create_round(struct dept_chunk *dc, bool alt)
         ptrs[n] = &entries[n];
         sent[n++] = w;
     }
-    if (n > 0)
-        send_groups(dc, ptrs, sent, n, alt);
-}
-
-/*
- * Sends one CreateUserGroups call for the n entries, whose departments are
- * sent, and reads their results.
- */
-static void
-send_groups(struct dept_chunk *dc, Roster__Identity__V1__CreateUserGroupRequest **entries,
-            struct dept_work **sent, size_t n, bool alt)
-{
-    struct sync_dp_apply *a = dc->a;
-    Roster__Identity__V1__CreateUserGroupsRequest req = ROSTER__IDENTITY__V1__CREATE_USER_GROUPS_REQUEST__INIT;
-    Roster__Identity__V1__CreateUserGroupsResponse *resp = NULL;
-    struct rs_error e;
-    size_t i;
-
-    req.organization_id = a->src.org_id;
-    req.groups = entries;
-    req.n_groups = n;
-    rs_error_clear(&e);
-    if (sync_dp_call(a->svc, false, a->job->operator_id, "CreateUserGroups", &req.base,
-                     &roster__identity__v1__create_user_groups_response__descriptor, dc->arena,
-                     (ProtobufCMessage **)&resp, &e) == RS_OK &&
-        resp->n_results != n)
-        rs_error_set(&e, RS_EINTERNAL, "INTERNAL", "identity returned %zu results for %zu groups",
-                     resp->n_results, n);
-    /* identity refuses, before commit, a reply it could not send: halve. */
-    if (n > 1 && strcmp(e.reason, "RESPONSE_TOO_LARGE") == 0) {
-        send_groups(dc, entries, sent, n / 2, alt);
-        send_groups(dc, entries + n / 2, sent + n / 2, n - n / 2, alt);
-        return;
-    }
-    /* A rejected call is the failure of every department in it. */
-    for (i = 0; i < n; i++) {
-        struct dept_work *w = sent[i];
-        const Roster__Identity__V1__CreateUserGroupsResult *r = e.code == RS_OK
-                                                                    ? resp->results[i]
-                                                                    : NULL;
-
-        w->creating = false;
-        if (r == NULL) {
-            w->fail = e;
-        } else if (r->group != NULL) {
-            snprintf(w->d->group_id, sizeof(w->d->group_id), "%s", r->group->group_id);
-            w->sent = true;
-        } else {
-            sync_dp_entry_error(&w->fail, r->error);
-            if (!alt && strcmp(w->fail.reason, "GROUP_NAME_TAKEN") == 0) {
-                rs_error_clear(&w->fail);
-                w->creating = true;
-            }
-        }
-    }
+    roster__identity__v1__create_user_groups_request__init(&gb.req);
+    gb.req.organization_id = a->src.org_id;
+    gb.entries = ptrs;
+    gb.sent = sent;
+    gb.alt = alt;
+    batch.method = "CreateUserGroups";
+    batch.req = &gb.req.base;
+    batch.resp_desc = &roster__identity__v1__create_user_groups_response__descriptor;
+    batch.arena = dc->arena;
+    batch.range = groups_range;
+    batch.take = groups_take;
+    batch.arg = &gb;
+    sync_dp_batch_send(a, &batch, 0, n);
 }
 
 /* Creates the groups of every department waiting, then retries name clashes. */

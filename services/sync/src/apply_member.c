@@ -2,14 +2,14 @@
  * services/sync/src/apply_member.c
  *    Start Sync for a chunk of members. One query finds the chunk's Roster
  *    users. identity's CreateUsers creates, binds and groups the members
- *    without a user, with one call per nickname round. Members with a user
- *    are bound and given the batch's type and roles one by one, and their
- *    group memberships change in one batch per group. The chunk's items
- *    are recorded in plan order in one transaction, by a thread while the
- *    next chunk is applied. A failure of one member is its FAILED item, and
- *    the run goes on.
+ *    without a user (apply_create.c). Members with a user are bound and
+ *    given the batch's type and roles one by one, and their group
+ *    memberships change in one batch per group. The chunk's items are
+ *    recorded in plan order in one transaction, by a thread while the next
+ *    chunk is applied. A failure of one member is its FAILED item, and the
+ *    run goes on.
  */
-#include "dataplane.h"
+#include "apply_member.h"
 
 #include <inttypes.h>
 #include <pthread.h>
@@ -21,54 +21,8 @@
 #include "roster/authz/v1/authz.pb-c.h"
 #include "roster/identity/v1/identity.pb-c.h"
 
+/* identity's AddUserGroupMembers takes at most 1000 users per call. */
 #define GROUP_BATCH_MAX 1000
-/* identity's CreateUsers takes at most 100 groups per entry. */
-#define CREATE_GROUPS_MAX 100
-/*
- * Requests stay well below identity's smallest practical message limit:
- * an ordinary chunk fits in one call, and members in many departments
- * are spread over several.
- */
-#define CREATE_REQUEST_BYTES (48 * 1024)
-
-/* The Roster user of a member, with its type, profile, roles and groups. */
-struct state {
-    bool found;
-    char user_id[33];
-    int user_type;
-    char *email;
-    char *phone;
-    bool bound;
-    int64_t roles[16];
-    size_t n_roles;
-    char **groups;
-    size_t n_groups;
-};
-
-struct work {
-    struct sync_dp_member *m;
-    int seq;
-    struct state st;
-    char user_id[33];
-    bool created;
-    bool creating; /* waits for its CreateUsers call */
-    bool sent;
-    struct rs_error fail; /* the item failed unless code is RS_OK */
-    const char **want;    /* the groups of the member's departments */
-    size_t n_want;
-    const char **add;
-    size_t n_add;
-    const char **remove;
-    size_t n_remove;
-    const char *group_missing; /* why a department's group is left out, or NULL */
-};
-
-struct chunk {
-    struct sync_dp_apply *a;
-    rs_arena *arena;
-    struct work *w;
-    size_t n;
-};
 
 static bool
 in_list(const char *const *list, size_t n, const char *s)
@@ -81,24 +35,24 @@ in_list(const char *const *list, size_t n, const char *s)
     return false;
 }
 
-static void
-fail(struct work *w, const struct rs_error *e)
+void
+sync_dp_member_fail(struct member_work *w, const struct rs_error *e)
 {
     if (w->fail.code == RS_OK)
         w->fail = *e;
 }
 
 static void
-fail_with(struct work *w, rs_status code, const char *reason, const char *message)
+fail_with(struct member_work *w, rs_status code, const char *reason, const char *message)
 {
     struct rs_error e;
 
     rs_error_set(&e, code, reason, "%s", message);
-    fail(w, &e);
+    sync_dp_member_fail(w, &e);
 }
 
 static rs_status
-call_identity(struct chunk *c, const char *method, const ProtobufCMessage *req,
+call_identity(struct member_chunk *c, const char *method, const ProtobufCMessage *req,
               const ProtobufCMessageDescriptor *desc, ProtobufCMessage **resp,
               struct rs_error *err)
 {
@@ -108,7 +62,7 @@ call_identity(struct chunk *c, const char *method, const ProtobufCMessage *req,
 
 /* Parses "{1,2}" and "a,b" column values of the state query into st. */
 static rs_status
-parse_state(struct chunk *c, const PGresult *res, int row, struct state *st,
+parse_state(struct member_chunk *c, const PGresult *res, int row, struct member_state *st,
             struct rs_error *err)
 {
     const char *p;
@@ -153,7 +107,7 @@ parse_state(struct chunk *c, const PGresult *res, int row, struct state *st,
 /* Finds the Roster user of every member of the chunk that is still to do,
  * in one query. The result rows stay in the chunk's arena. */
 static rs_status
-load_states(struct chunk *c, rs_db_conn *conn, struct rs_error *err)
+load_states(struct member_chunk *c, rs_db_conn *conn, struct rs_error *err)
 {
     struct sync_dp_apply *a = c->a;
     struct rs_buf arr[4];
@@ -242,144 +196,8 @@ out:
 }
 
 
-/* Sends one CreateUsers call for the n members of sent, and reads their results. */
-static void
-send_creates(struct chunk *c, Roster__Identity__V1__NewUser **users, struct work **sent,
-             size_t n)
-{
-    Roster__Identity__V1__CreateUsersRequest req = ROSTER__IDENTITY__V1__CREATE_USERS_REQUEST__INIT;
-    Roster__Identity__V1__CreateUsersResponse *resp = NULL;
-    struct rs_error e;
-    size_t i;
-
-    req.organization_id = c->a->src.org_id;
-    req.users = users;
-    req.n_users = n;
-    rs_error_clear(&e);
-    if (call_identity(c, "CreateUsers", &req.base,
-                      &roster__identity__v1__create_users_response__descriptor,
-                      (ProtobufCMessage **)&resp, &e) == RS_OK &&
-        resp->n_results != n)
-        rs_error_set(&e, RS_EINTERNAL, "INTERNAL", "identity returned %zu results for %zu users",
-                     resp->n_results, n);
-    /* identity refuses, before commit, a reply it could not send: halve. */
-    if (n > 1 && strcmp(e.reason, "RESPONSE_TOO_LARGE") == 0) {
-        send_creates(c, users, sent, n / 2);
-        send_creates(c, users + n / 2, sent + n / 2, n - n / 2);
-        return;
-    }
-    /* A rejected call is the failure of every member in it. */
-    for (i = 0; i < n; i++) {
-        struct work *w = sent[i];
-        const Roster__Identity__V1__CreateUsersResult *r = e.code == RS_OK ? resp->results[i]
-                                                                           : NULL;
-
-        if (r == NULL) {
-            fail(w, &e);
-            w->creating = false;
-        } else if (r->user != NULL) {
-            snprintf(w->user_id, sizeof(w->user_id), "%s", r->user->user_id);
-            w->created = true;
-            w->creating = false;
-            /* The groups that went with the create are joined already. */
-            w->add += users[i]->n_group_ids;
-            w->n_add -= users[i]->n_group_ids;
-        } else {
-            sync_dp_entry_error(&w->fail, r->error);
-            w->creating = false;
-        }
-    }
-}
-
-/*
- * Builds the CreateUsers entry of w with its n nickname candidates, the
- * first as the nickname and the others as fallbacks, or returns NULL when
- * out of memory.
- */
-static Roster__Identity__V1__NewUser *
-new_user(struct chunk *c, struct work *w, char (*cand)[SYNC_DP_NICK_BYTES], size_t n)
-{
-    struct sync_dp_apply *a = c->a;
-    Roster__Identity__V1__NewUser *u = rs_arena_alloc(c->arena, sizeof(*u));
-    Roster__Identity__V1__ExternalIdentityKey *key = rs_arena_alloc(c->arena, sizeof(*key));
-    size_t i;
-
-    if (u == NULL || key == NULL)
-        return NULL;
-    roster__identity__v1__new_user__init(u);
-    roster__identity__v1__external_identity_key__init(key);
-    u->nickname = cand[0];
-    u->nickname_fallbacks = rs_arena_alloc(c->arena, sizeof(*u->nickname_fallbacks) * n);
-    if (u->nickname_fallbacks == NULL)
-        return NULL;
-    for (i = 1; i < n; i++)
-        u->nickname_fallbacks[u->n_nickname_fallbacks++] = cand[i];
-    u->user_type = (Roster__Identity__V1__UserType)a->req.user_type;
-    u->email = w->m->email;
-    u->phone = w->m->mobile;
-    key->platform = (Roster__Identity__V1__Platform)a->src.platform;
-    key->corp_id = a->src.corp_id;
-    key->platform_user_id = w->m->userid;
-    key->union_id = w->m->unionid;
-    u->external_identity = key;
-    /* plan_groups put every wanted group in add, in order. Groups past
-     * identity's cap per entry are added afterwards like any other. */
-    u->group_ids = (char **)w->add;
-    u->n_group_ids = w->n_add < CREATE_GROUPS_MAX ? w->n_add : CREATE_GROUPS_MAX;
-    return u;
-}
-
-/*
- * Sends the members marked creating, each with its nickname candidates, in
- * CreateUsers calls of at most CREATE_REQUEST_BYTES. identity takes the
- * first candidate that is free, and a rejection is the item's failure.
- */
 static rs_status
-create_users(struct chunk *c, struct rs_error *err)
-{
-    Roster__Identity__V1__NewUser **users;
-    struct work **sent;
-    size_t bytes = 0;
-    size_t n = 0;
-    size_t i;
-
-    users = rs_arena_alloc(c->arena, sizeof(*users) * (c->n + 1));
-    sent = rs_arena_alloc(c->arena, sizeof(*sent) * (c->n + 1));
-    if (users == NULL || sent == NULL)
-        return sync_nomem(err);
-    for (i = 0; i < c->n; i++) {
-        struct work *w = &c->w[i];
-        char (*cand)[SYNC_DP_NICK_BYTES];
-        Roster__Identity__V1__NewUser *u;
-        size_t size;
-
-        if (!w->creating)
-            continue;
-        /* The entry points into cand until its call is sent. */
-        cand = rs_arena_alloc(c->arena, sizeof(*cand) * SYNC_DP_NICKNAMES_MAX);
-        if (cand == NULL)
-            return sync_nomem(err);
-        u = new_user(c, w, cand, sync_dp_nicknames(c->a, w->m, cand, SYNC_DP_NICKNAMES_MAX));
-        if (u == NULL)
-            return sync_nomem(err);
-        size = protobuf_c_message_get_packed_size(&u->base) + 8;
-        if (n > 0 && bytes + size > CREATE_REQUEST_BYTES) {
-            send_creates(c, users, sent, n);
-            n = 0;
-            bytes = 0;
-        }
-        rs_error_clear(&w->fail);
-        users[n] = u;
-        sent[n++] = w;
-        bytes += size;
-    }
-    if (n > 0)
-        send_creates(c, users, sent, n);
-    return RS_OK;
-}
-
-static rs_status
-bind(struct chunk *c, struct work *w, struct rs_error *err)
+bind(struct member_chunk *c, struct member_work *w, struct rs_error *err)
 {
     struct sync_dp_apply *a = c->a;
     Roster__Identity__V1__BindExternalIdentityRequest req = ROSTER__IDENTITY__V1__BIND_EXTERNAL_IDENTITY_REQUEST__INIT;
@@ -398,7 +216,7 @@ bind(struct chunk *c, struct work *w, struct rs_error *err)
 
 /* Type and the profile fields the directory provides ("last sync wins"). */
 static rs_status
-update_profile(struct chunk *c, struct work *w, const struct state *st, struct rs_error *err)
+update_profile(struct member_chunk *c, struct member_work *w, const struct member_state *st, struct rs_error *err)
 {
     struct sync_dp_apply *a = c->a;
     Roster__Identity__V1__UpdateUserRequest req = ROSTER__IDENTITY__V1__UPDATE_USER_REQUEST__INIT;
@@ -429,7 +247,7 @@ update_profile(struct chunk *c, struct work *w, const struct state *st, struct r
 }
 
 static rs_status
-assign_roles(struct chunk *c, struct work *w, const struct state *st, struct rs_error *err)
+assign_roles(struct member_chunk *c, struct member_work *w, const struct member_state *st, struct rs_error *err)
 {
     struct sync_dp_apply *a = c->a;
     Roster__Authz__V1__UserOrgRolesRequest req = ROSTER__AUTHZ__V1__USER_ORG_ROLES_REQUEST__INIT;
@@ -461,7 +279,7 @@ assign_roles(struct chunk *c, struct work *w, const struct state *st, struct rs_
 
 /* Memberships to add and remove among this source's synced groups. */
 static rs_status
-plan_groups(struct chunk *c, struct work *w, const struct state *st, struct rs_error *err)
+plan_groups(struct member_chunk *c, struct member_work *w, const struct member_state *st, struct rs_error *err)
 {
     const struct sync_dp_member *m = w->m;
     size_t i;
@@ -500,82 +318,103 @@ plan_groups(struct chunk *c, struct work *w, const struct state *st, struct rs_e
 
 /* Sets the binding, profile and roles of a member whose user exists or was just created. */
 static void
-apply_user(struct chunk *c, struct work *w)
+apply_user(struct member_chunk *c, struct member_work *w)
 {
     struct rs_error e;
 
     if (w->st.found) {
         snprintf(w->user_id, sizeof(w->user_id), "%s", w->st.user_id);
         if (!w->st.bound && bind(c, w, &e) != RS_OK) {
-            fail(w, &e);
+            sync_dp_member_fail(w, &e);
             return;
         }
         if (update_profile(c, w, &w->st, &e) != RS_OK) {
-            fail(w, &e);
+            sync_dp_member_fail(w, &e);
             return;
         }
     }
     if (assign_roles(c, w, &w->st, &e) != RS_OK)
-        fail(w, &e);
+        sync_dp_member_fail(w, &e);
 }
 
-/* Adds (or removes) users to one group in batches. A refused batch is
- * retried one user at a time, so the refusal lands on its member. */
+/* The AddUserGroupMembers or RemoveUserGroupMembers calls for one group. */
+struct members_batch {
+    struct sync_dp_apply *a;
+    struct sync_dp_batch batch;
+    Roster__Identity__V1__UserGroupMembersRequest req;
+    struct member_work **targets;
+    char **ids; /* ids[i] is the user of targets[i] */
+};
+
 static void
-change_group(struct chunk *c, const char *group, bool add)
+members_range(void *arg, size_t first, size_t n)
 {
-    Roster__Identity__V1__UserGroupMembersRequest req = ROSTER__IDENTITY__V1__USER_GROUP_MEMBERS_REQUEST__INIT;
-    ProtobufCMessage *resp = NULL;
-    struct work **targets;
-    char **ids;
-    struct rs_error e;
+    struct members_batch *mb = arg;
+
+    mb->req.user_ids = mb->ids + first;
+    mb->req.n_user_ids = n;
+}
+
+/* Reads the outcome of one call for users [first, first + n). A rejected
+ * batch is retried one user at a time, so the rejection lands on its member. */
+static void
+members_take(void *arg, size_t first, size_t n, const ProtobufCMessage *resp,
+             const struct rs_error *err)
+{
+    struct members_batch *mb = arg;
+    size_t i;
+
+    RS_UNUSED(resp);
+    for (i = first; i < first + n; i++) {
+        if (err == NULL)
+            mb->targets[i]->sent = true;
+        else if (n == 1)
+            sync_dp_member_fail(mb->targets[i], err);
+        else
+            sync_dp_batch_send(mb->a, &mb->batch, i, 1);
+    }
+}
+
+/* Adds (or removes) users to one group in batches of at most GROUP_BATCH_MAX,
+ * split while a message is too large for identity. */
+static void
+change_group(struct member_chunk *c, const char *group, bool add)
+{
+    struct members_batch mb;
     size_t n = 0;
     size_t i;
-    size_t j;
 
-    targets = rs_arena_alloc(c->arena, sizeof(*targets) * (c->n + 1));
-    ids = rs_arena_alloc(c->arena, sizeof(*ids) * (c->n + 1));
-    if (targets == NULL || ids == NULL)
+    mb.targets = rs_arena_alloc(c->arena, sizeof(*mb.targets) * (c->n + 1));
+    mb.ids = rs_arena_alloc(c->arena, sizeof(*mb.ids) * (c->n + 1));
+    if (mb.targets == NULL || mb.ids == NULL)
         return;
     for (i = 0; i < c->n; i++) {
-        struct work *w = &c->w[i];
+        struct member_work *w = &c->w[i];
 
         if (w->fail.code != RS_OK || w->user_id[0] == '\0')
             continue;
         if (in_list(add ? w->add : w->remove, add ? w->n_add : w->n_remove, group)) {
-            targets[n] = w;
-            ids[n++] = w->user_id;
+            mb.targets[n] = w;
+            mb.ids[n++] = w->user_id;
         }
     }
-    req.organization_id = c->a->src.org_id;
-    req.group_id = (char *)group;
-    for (i = 0; i < n; i += GROUP_BATCH_MAX) {
-        req.user_ids = ids + i;
-        req.n_user_ids = n - i < GROUP_BATCH_MAX ? n - i : GROUP_BATCH_MAX;
-        if (call_identity(c, add ? "AddUserGroupMembers" : "RemoveUserGroupMembers",
-                          &req.base, &roster__identity__v1__user_group_members_response__descriptor,
-                          &resp, &e) == RS_OK) {
-            for (j = i; j < i + req.n_user_ids; j++)
-                targets[j]->sent = true;
-            continue;
-        }
-        for (j = i; j < i + req.n_user_ids; j++) {
-            req.user_ids = ids + j;
-            req.n_user_ids = 1;
-            if (call_identity(c, add ? "AddUserGroupMembers" : "RemoveUserGroupMembers",
-                              &req.base,
-                              &roster__identity__v1__user_group_members_response__descriptor,
-                              &resp, &e) == RS_OK)
-                targets[j]->sent = true;
-            else
-                fail(targets[j], &e);
-        }
-        req.n_user_ids = 0;
-    }
+    mb.a = c->a;
+    roster__identity__v1__user_group_members_request__init(&mb.req);
+    mb.req.organization_id = c->a->src.org_id;
+    mb.req.group_id = (char *)group;
+    mb.batch.method = add ? "AddUserGroupMembers" : "RemoveUserGroupMembers";
+    mb.batch.req = &mb.req.base;
+    mb.batch.resp_desc = &roster__identity__v1__user_group_members_response__descriptor;
+    mb.batch.arena = c->arena;
+    mb.batch.range = members_range;
+    mb.batch.take = members_take;
+    mb.batch.arg = &mb;
+    for (i = 0; i < n; i += GROUP_BATCH_MAX)
+        sync_dp_batch_send(c->a, &mb.batch, i, n - i < GROUP_BATCH_MAX ? n - i : GROUP_BATCH_MAX);
 }
 
 static void
-change_groups(struct chunk *c, bool add)
+change_groups(struct member_chunk *c, bool add)
 {
     const char **done;
     size_t n_done = 0;
@@ -589,7 +428,7 @@ change_groups(struct chunk *c, bool add)
     if (done == NULL)
         return;
     for (i = 0; i < c->n; i++) {
-        const struct work *w = &c->w[i];
+        const struct member_work *w = &c->w[i];
         size_t n = add ? w->n_add : w->n_remove;
 
         for (k = 0; k < n; k++) {
@@ -640,7 +479,7 @@ member_links_tx(rs_db_conn *conn, void *arg, struct rs_error *err)
 
 /* Fills the item of w, or returns false when w is unchanged. */
 static bool
-item_of(const struct work *w, struct sync_item *item)
+item_of(const struct member_work *w, struct sync_item *item)
 {
     bool link = w->user_id[0] != '\0' && strcmp(w->user_id, w->m->stored_user) != 0;
 
@@ -670,7 +509,7 @@ item_of(const struct work *w, struct sync_item *item)
 
 /* Records the chunk's items in plan order, with the users its members are synced to. */
 static rs_status
-record_chunk(struct chunk *c, struct rs_error *err)
+record_chunk(struct member_chunk *c, struct rs_error *err)
 {
     struct member_links links;
     struct sync_item *items;
@@ -688,7 +527,7 @@ record_chunk(struct chunk *c, struct rs_error *err)
     links.a = c->a;
     rs_buf_arrays_open(links.arrays, 3);
     for (i = 0; i < c->n; i++) {
-        const struct work *w = &c->w[i];
+        const struct member_work *w = &c->w[i];
 
         if (!item_of(w, &items[n_items])) {
             unchanged[n_unchanged++] = w->seq;
@@ -714,7 +553,7 @@ record_chunk(struct chunk *c, struct rs_error *err)
 /* A chunk whose items a thread records while the next chunk is applied. */
 struct sync_dp_recording {
     pthread_t thread;
-    struct chunk *c;
+    struct member_chunk *c;
     rs_status rc;
     struct rs_error err;
 };
@@ -751,7 +590,7 @@ sync_dp_members_recorded(struct sync_dp_apply *a, struct rs_error *err)
  * Otherwise c is recorded here, and *rc is the status of that record.
  */
 static bool
-record_later(struct chunk *c, rs_status *rc, struct rs_error *err)
+record_later(struct member_chunk *c, rs_status *rc, struct rs_error *err)
 {
     struct sync_dp_recording *r;
 
@@ -774,7 +613,7 @@ record_later(struct chunk *c, rs_status *rc, struct rs_error *err)
 rs_status
 sync_dp_apply_members(struct sync_dp_apply *a, size_t from, size_t to, struct rs_error *err)
 {
-    struct chunk *c;
+    struct member_chunk *c;
     rs_arena *arena;
     rs_db_conn *conn = NULL;
     size_t i;
@@ -798,7 +637,7 @@ sync_dp_apply_members(struct sync_dp_apply *a, size_t from, size_t to, struct rs
     }
     for (i = from; i < to; i++) {
         int seq = (int)(a->n_depts + i);
-        struct work *w = &c->w[c->n];
+        struct member_work *w = &c->w[c->n];
 
         if (seq < a->job->checkpoint)
             continue; /* recorded by an earlier holder */
@@ -820,7 +659,7 @@ sync_dp_apply_members(struct sync_dp_apply *a, size_t from, size_t to, struct rs
         rc = load_states(c, conn, err);
     rs_db_release(a->svc->pool, conn);
     for (i = 0; rc == RS_OK && i < c->n; i++) {
-        struct work *w = &c->w[i];
+        struct member_work *w = &c->w[i];
 
         if (w->fail.code != RS_OK)
             continue;
@@ -828,7 +667,7 @@ sync_dp_apply_members(struct sync_dp_apply *a, size_t from, size_t to, struct rs
         w->creating = !w->st.found;
     }
     if (rc == RS_OK)
-        rc = create_users(c, err);
+        rc = sync_dp_create_users(c, err);
     if (rc != RS_OK)
         goto out;
     for (i = 0; i < c->n; i++)

@@ -180,7 +180,39 @@ struct sync_dp_apply {
     int pending_from;      /* seq of the first of them */
     /* the member chunk being recorded by a thread, or NULL (apply_member.c) */
     struct sync_dp_recording *recording;
+    /* the smallest request identity's gRPC rejected as too large in this
+     * run, or 0 (apply_batch.c) */
+    size_t rejected_request_bytes;
 };
+
+/*
+ * One identity batch call of Start Sync over a list of entries: CreateUsers,
+ * CreateUserGroups, AddUserGroupMembers or RemoveUserGroupMembers.
+ */
+struct sync_dp_batch {
+    const char *method; /* identity's method, e.g. "CreateUsers" */
+    ProtobufCMessage *req;
+    const ProtobufCMessageDescriptor *resp_desc;
+    rs_arena *arena; /* memory of the responses */
+    /* Points req at entries [first, first + n) of the list. */
+    void (*range)(void *arg, size_t first, size_t n);
+    /* Reads the outcome of one call for entries [first, first + n): resp on
+     * success, otherwise NULL and err, the call's error. */
+    void (*take)(void *arg, size_t first, size_t n, const ProtobufCMessage *resp,
+                 const struct rs_error *err);
+    void *arg;
+};
+
+/*
+ * Sends entries [first, first + n) of b to identity in one call as the run's
+ * operator, and passes the outcome to b->take. When identity rejects a call
+ * of more than one entry because the request or its reply is larger than
+ * identity's ROSTER_MAX_MESSAGE_BYTES, sends the two halves instead, and so
+ * on. A single entry that does not fit reaches take as REQUEST_TOO_LARGE or
+ * RESPONSE_TOO_LARGE (apply_batch.c).
+ */
+void sync_dp_batch_send(struct sync_dp_apply *a, const struct sync_dp_batch *b, size_t first,
+                        size_t n);
 
 /*
  * Writes m's nickname candidates into out and returns how many: the name,
