@@ -2,7 +2,7 @@
  * services/sync/src/apply.c
  *    Start Sync: read the run's selection, build the plan (departments
  *    parents first, then members by userid), mirror the departments as
- *    synced user groups, then hand the members to apply_member.c in chunks.
+ *    synced user groups, then hand the members to apply_lanes.c.
  *    Every decision compares with what identity and authz hold, so a
  *    repeated sync sends no RPC, and a take-over resumes from the
  *    checkpoint with the same plan.
@@ -18,9 +18,6 @@
 
 #include "roster/alloc.h"
 #include "roster/identity/v1/identity.pb-c.h"
-
-/* Members applied between two lease checks and group batches. */
-#define MEMBER_CHUNK 100
 
 /*
  * The lv CTE numbers the stored tree's levels from the scope roots. It maps
@@ -351,12 +348,8 @@ run_plan(struct sync_dp_apply *a, struct rs_error *err)
         if (rc == RS_OK)
             rc = sync_dp_apply_depts(a, i, end, err);
     }
-    for (i = 0; rc == RS_OK && i < a->n_members; i = end) {
-        end = i + MEMBER_CHUNK < a->n_members ? i + MEMBER_CHUNK : a->n_members;
-        rc = sync_job_check(a->job, err);
-        if (rc == RS_OK)
-            rc = sync_dp_apply_members(a, i, end, err);
-    }
+    if (rc == RS_OK)
+        rc = sync_dp_apply_all_members(a, err);
     /* The first failure wins, but the last record is always waited for. */
     recorded = sync_dp_members_recorded(a, rc == RS_OK ? err : &record_err);
     if (rc == RS_OK)

@@ -42,17 +42,20 @@ response_too_large(const struct rs_error *e)
 static void
 note_rejected(struct sync_dp_apply *a, const struct sync_dp_batch *b, size_t size)
 {
+    size_t seen = atomic_load(&a->rejected_request_bytes);
     char num[24];
 
-    if (a->rejected_request_bytes != 0 && size >= a->rejected_request_bytes)
+    while (seen == 0 || size < seen) {
+        if (!atomic_compare_exchange_weak(&a->rejected_request_bytes, &seen, size))
+            continue;
+        if (seen == 0) {
+            snprintf(num, sizeof(num), "%zu", size);
+            rs_log_info(&a->job->log,
+                        "identity rejected a request as too large, sending smaller batches",
+                        "method", b->method, "request_bytes", num, NULL);
+        }
         return;
-    if (a->rejected_request_bytes == 0) {
-        snprintf(num, sizeof(num), "%zu", size);
-        rs_log_info(&a->job->log,
-                    "identity rejected a request as too large, sending smaller batches",
-                    "method", b->method, "request_bytes", num, NULL);
     }
-    a->rejected_request_bytes = size;
 }
 
 void
@@ -63,6 +66,7 @@ sync_dp_batch_send(struct sync_dp_apply *a, const struct sync_dp_batch *b, size_
     struct rs_error e;
     char grpc_message[sizeof(e.message)];
     size_t size;
+    size_t rejected;
     bool split = false;
 
     if (n == 0)
@@ -71,7 +75,8 @@ sync_dp_batch_send(struct sync_dp_apply *a, const struct sync_dp_batch *b, size_
     size = protobuf_c_message_get_packed_size(b->req);
     rs_error_clear(&e);
     /* gRPC rejects any request at least as large as one it rejected. */
-    if (n > 1 && a->rejected_request_bytes != 0 && size >= a->rejected_request_bytes) {
+    rejected = atomic_load(&a->rejected_request_bytes);
+    if (n > 1 && rejected != 0 && size >= rejected) {
         split = true;
     } else if (sync_dp_call(a->svc, false, a->job->operator_id, b->method, b->req,
                             b->resp_desc, b->arena, &resp, &e) == RS_OK) {

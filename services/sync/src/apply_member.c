@@ -584,34 +584,42 @@ sync_dp_members_recorded(struct sync_dp_apply *a, struct rs_error *err)
     return rc;
 }
 
-/*
- * Hands c to a thread that records its items, once the chunk before it is
- * recorded, so records keep plan order. Returns true when the thread owns c.
- * Otherwise c is recorded here, and *rc is the status of that record.
- */
-static bool
-record_later(struct member_chunk *c, rs_status *rc, struct rs_error *err)
+void
+sync_dp_member_chunk_free(struct member_chunk *c)
+{
+    if (c != NULL)
+        rs_arena_destroy(c->arena); /* c is in its own arena */
+}
+
+rs_status
+sync_dp_record_members(struct member_chunk *c, struct rs_error *err)
 {
     struct sync_dp_recording *r;
+    rs_status rc;
 
-    *rc = sync_dp_members_recorded(c->a, err);
-    if (*rc != RS_OK)
-        return false;
+    if (c == NULL)
+        return RS_OK;
+    rc = sync_dp_members_recorded(c->a, err);
+    if (rc != RS_OK)
+        goto out;
     r = rs_arena_alloc(c->arena, sizeof(*r));
     if (r != NULL) {
         memset(r, 0, sizeof(*r));
         r->c = c;
         if (pthread_create(&r->thread, NULL, record_main, r) == 0) {
             c->a->recording = r;
-            return true;
+            return RS_OK;
         }
     }
-    *rc = record_chunk(c, err);
-    return false;
+    rc = record_chunk(c, err);
+out:
+    sync_dp_member_chunk_free(c);
+    return rc;
 }
 
 rs_status
-sync_dp_apply_members(struct sync_dp_apply *a, size_t from, size_t to, struct rs_error *err)
+sync_dp_apply_members(struct sync_dp_apply *a, size_t from, size_t to,
+                      struct member_chunk **out, struct rs_error *err)
 {
     struct member_chunk *c;
     rs_arena *arena;
@@ -619,13 +627,14 @@ sync_dp_apply_members(struct sync_dp_apply *a, size_t from, size_t to, struct rs
     size_t i;
     rs_status rc = RS_OK;
 
+    *out = NULL;
     arena = rs_arena_create();
     if (arena == NULL)
         return sync_nomem(err);
     c = rs_arena_alloc(arena, sizeof(*c));
     if (c == NULL) {
-        rc = sync_nomem(err);
-        goto out;
+        rs_arena_destroy(arena);
+        return sync_nomem(err);
     }
     memset(c, 0, sizeof(*c));
     c->a = a;
@@ -675,9 +684,9 @@ sync_dp_apply_members(struct sync_dp_apply *a, size_t from, size_t to, struct rs
             apply_user(c, &c->w[i]);
     change_groups(c, true);
     change_groups(c, false);
-    if (record_later(c, &rc, err))
-        return RS_OK;
+    *out = c;
+    return RS_OK;
 out:
-    rs_arena_destroy(arena);
+    sync_dp_member_chunk_free(c);
     return rc;
 }

@@ -8,6 +8,7 @@
 #ifndef SYNC_DATAPLANE_H
 #define SYNC_DATAPLANE_H
 
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -181,8 +182,8 @@ struct sync_dp_apply {
     /* the member chunk being recorded by a thread, or NULL (apply_member.c) */
     struct sync_dp_recording *recording;
     /* the smallest request identity's gRPC rejected as too large in this
-     * run, or 0 (apply_batch.c) */
-    size_t rejected_request_bytes;
+     * run, or 0 (apply_batch.c); member chunks run on two threads */
+    atomic_size_t rejected_request_bytes;
 };
 
 /*
@@ -255,14 +256,36 @@ RS_MUSTCHECK rs_status sync_dp_record(struct sync_dp_apply *a, const struct sync
 RS_MUSTCHECK rs_status sync_dp_apply_depts(struct sync_dp_apply *a, size_t from, size_t to,
                                            struct rs_error *err);
 
+struct member_chunk;
+
 /*
  * Applies members [from, to) of the plan (apply_member.c); seq of member i
- * is n_depts + i. The chunk's items are recorded by a thread while the next
- * chunk is applied, and an error of that record is returned by the next
- * call or by sync_dp_members_recorded.
+ * is n_depts + i. *out receives the chunk to record, owned by the caller
+ * (pass it to sync_dp_record_members or sync_dp_member_chunk_free), or
+ * NULL when an earlier holder recorded every member of the range. Two
+ * threads may apply different ranges at once.
  */
 RS_MUSTCHECK rs_status sync_dp_apply_members(struct sync_dp_apply *a, size_t from, size_t to,
+                                             struct member_chunk **out,
                                              struct rs_error *err);
+
+/*
+ * Hands c (owned from here; NULL is a no-op) to a thread that records its
+ * items once the chunk before it is recorded. Chunks must come in plan
+ * order, from one thread at a time. An error of the record is returned by
+ * the next call or by sync_dp_members_recorded.
+ */
+RS_MUSTCHECK rs_status sync_dp_record_members(struct member_chunk *c, struct rs_error *err);
+
+/* Frees a chunk that is not to be recorded. NULL is a no-op. */
+void sync_dp_member_chunk_free(struct member_chunk *c);
+
+/*
+ * Applies and records all members of the plan in chunks, two chunks at a
+ * time (apply_lanes.c). Returns the failure of the earliest failed chunk,
+ * after the chunks before it are recorded.
+ */
+RS_MUSTCHECK rs_status sync_dp_apply_all_members(struct sync_dp_apply *a, struct rs_error *err);
 
 /*
  * Waits until the last member chunk is recorded, and returns how its record
