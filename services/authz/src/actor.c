@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "lookups.h"
 #include "revision.h"
 #include "roster/actor.h"
 #include "roster/str.h"
@@ -126,14 +127,7 @@ authz_authorize(rs_db_conn *conn, struct rs_call *call, const char *org_id, unsi
         return rc;
     params[0] = org_id;
     params[1] = actor;
-    rc = authz_query(conn, call, "authz.actor",
-                     "SELECT o.owner_user_id, u.enabled, u.user_type, "
-                     "authz.is_org_admin(o.id, u.id), EXISTS (SELECT 1 FROM "
-                     "authz.user_org_roles r WHERE r.organization_id = o.id "
-                     "AND r.user_id = u.id AND r.role_id = 111111112) "
-                     "FROM identity.organizations o LEFT JOIN identity.users u "
-                     "ON u.id = $2 AND u.organization_id = o.id WHERE o.id = $1",
-                     2, params, &res, err);
+    rc = authz_query(conn, call, "authz.actor", AUTHZ_SQL_ACTOR, 2, params, &res, err);
     if (rc != RS_OK)
         return rc;
     rc = rs_actor_check(org_id, actor, PQntuples(res) > 0,
@@ -183,10 +177,8 @@ authz_user_type(rs_db_conn *conn, struct rs_call *call, const char *org_id,
     PGresult *res = NULL;
     rs_status rc;
 
-    rc = authz_query(conn, call, "authz.user_type",
-                     "SELECT user_type, enabled FROM identity.users "
-                     "WHERE id = $1 AND organization_id = $2 FOR SHARE",
-                     2, params, &res, err);
+    rc = authz_query(conn, call, "authz.user_type", AUTHZ_SQL_USER_TYPE, 2, params, &res,
+                     err);
     if (rc != RS_OK)
         return rc;
     if (PQntuples(res) == 0) {
@@ -209,10 +201,8 @@ authz_group_exists(rs_db_conn *conn, struct rs_call *call, const char *org_id,
     PGresult *res = NULL;
     rs_status rc;
 
-    rc = authz_query(conn, call, "authz.group_exists",
-                     "SELECT 1 FROM identity.user_groups "
-                     "WHERE id = $1 AND organization_id = $2 FOR SHARE",
-                     2, params, &res, err);
+    rc = authz_query(conn, call, "authz.group_exists", AUTHZ_SQL_GROUP_EXISTS, 2, params,
+                     &res, err);
     if (rc != RS_OK)
         return rc;
     if (PQntuples(res) == 0) {

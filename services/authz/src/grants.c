@@ -12,6 +12,7 @@
 #include <time.h>
 
 #include "google/protobuf/timestamp.pb-c.h"
+#include "lookups.h"
 #include "roster/page.h"
 #include "roster/str.h"
 
@@ -370,14 +371,8 @@ revoke_body(rs_db_conn *conn, void *arg, struct rs_error *err)
 
     rc = authz_authorize(conn, o->call, o->org_id, 0, &actor, err);
     if (rc == RS_OK)
-        rc = authz_query(conn, o->call, "authz.grant_lock",
-                         "SELECT r.workspace_id, coalesce(r.owner_user_id, '') "
-                         "FROM authz.grants g JOIN authz.resources r "
-                         "ON r.organization_id = g.organization_id "
-                         "AND r.resource_type = g.resource_type "
-                         "AND r.resource_id = g.resource_id "
-                         "WHERE g.id = $1 AND g.organization_id = $2 FOR UPDATE OF g",
-                         2, params, &res, err);
+        rc = authz_query(conn, o->call, "authz.grant_lock", AUTHZ_SQL_GRANT_LOCK, 2, params,
+                         &res, err);
     if (rc != RS_OK)
         return rc;
     if (PQntuples(res) == 0) {
@@ -389,8 +384,7 @@ revoke_body(rs_db_conn *conn, void *arg, struct rs_error *err)
     rc = check_grantor(conn, o->call, &actor, authz_col_str(o->call, res, 0, 0),
                        authz_col_str(o->call, res, 0, 1), err);
     if (rc == RS_OK)
-        rc = authz_query(conn, o->call, "authz.grant_delete",
-                         "DELETE FROM authz.grants WHERE id = $1 AND organization_id = $2", 2,
+        rc = authz_query(conn, o->call, "authz.grant_delete", AUTHZ_SQL_GRANT_DELETE, 2,
                          params, &res, err);
     if (rc != RS_OK)
         return rc;

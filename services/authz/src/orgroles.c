@@ -8,9 +8,9 @@
 #include <stdio.h>
 #include <string.h>
 
-#define ROLE_NAME_MAX 50
+#include "lookups.h"
 
-#define ROLE_COLS "id, name, array_to_string(auth_keys, ',')"
+#define ROLE_NAME_MAX 50
 
 /* Splits "a,b" (keys hold no comma) into an arena array. */
 static rs_status
@@ -183,7 +183,7 @@ create_body(rs_db_conn *conn, void *arg, struct rs_error *err)
         return rc;
     rc = authz_query(conn, w->call, "authz.org_role_insert",
                      "INSERT INTO authz.org_roles (organization_id, name, auth_keys) "
-                     "VALUES ($1, $2, $3::text[]) RETURNING " ROLE_COLS,
+                     "VALUES ($1, $2, $3::text[]) RETURNING " AUTHZ_ORG_ROLE_COLS,
                      3, params, &w->res, err);
     if (rc != RS_OK)
         return authz_sqlstate_is(err, "23505") ? name_taken(w->name, err) : rc;
@@ -240,11 +240,8 @@ update_body(rs_db_conn *conn, void *arg, struct rs_error *err)
     if (rc != RS_OK)
         return rc;
     snprintf(id, sizeof(id), "%lld", (long long)w->role_id);
-    rc = authz_query(conn, w->call, "authz.org_role_update",
-                     "UPDATE authz.org_roles SET name = CASE WHEN $3 = '' THEN name "
-                     "ELSE $3 END, auth_keys = $4::text[] "
-                     "WHERE id = $1::bigint AND organization_id = $2 RETURNING " ROLE_COLS,
-                     4, params, &w->res, err);
+    rc = authz_query(conn, w->call, "authz.org_role_update", AUTHZ_SQL_ORG_ROLE_UPDATE, 4,
+                     params, &w->res, err);
     if (rc != RS_OK)
         return authz_sqlstate_is(err, "23505") ? name_taken(w->name, err) : rc;
     if (PQntuples(w->res) == 0)
@@ -281,11 +278,9 @@ static const struct authz_custom_role_kind org_role_kind = {
     "organization role",
     "user(s); revoke it first",
     "authz.org_role_lock",
-    "SELECT (SELECT count(*) FROM authz.user_org_roles u "
-    "WHERE u.organization_id = r.organization_id AND u.role_id = r.id) "
-    "FROM authz.org_roles r WHERE r.id = $1::bigint AND r.organization_id = $2 FOR UPDATE",
+    AUTHZ_SQL_ORG_ROLE_LOCK,
     "authz.org_role_delete",
-    "DELETE FROM authz.org_roles WHERE id = $1::bigint AND organization_id = $2",
+    AUTHZ_SQL_ORG_ROLE_DELETE,
 };
 
 static rs_status
@@ -328,7 +323,7 @@ AUTHZ_HANDLER(authz_list_org_roles)
     rs_status rc;
 
     rc = authz_read(call, r->organization_id, "authz.org_role_list",
-                    "SELECT " ROLE_COLS " FROM authz.org_roles "
+                    "SELECT " AUTHZ_ORG_ROLE_COLS " FROM authz.org_roles "
                     "WHERE organization_id = $1 ORDER BY id",
                     1, params, &res, err);
     if (rc != RS_OK)

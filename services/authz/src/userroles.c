@@ -8,6 +8,8 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "lookups.h"
+
 #define ROLES_MAX 3
 
 enum roles_op { OP_ASSIGN, OP_REVOKE, OP_SET, OP_GET };
@@ -51,10 +53,8 @@ load_roles(rs_db_conn *conn, struct user_roles *u, const char *owner_id,
     int i;
     rs_status rc;
 
-    rc = authz_query(conn, u->call, "authz.user_roles",
-                     "SELECT role_id FROM authz.user_org_roles "
-                     "WHERE organization_id = $1 AND user_id = $2 ORDER BY role_id",
-                     2, params, &res, err);
+    rc = authz_query(conn, u->call, "authz.user_roles", AUTHZ_SQL_USER_ROLES, 2, params, &res,
+                     err);
     if (rc != RS_OK)
         return rc;
     u->n_held = 0;
@@ -90,13 +90,8 @@ check_roles(rs_db_conn *conn, struct user_roles *u, int user_type, struct rs_err
     if (params[0] == NULL)
         return authz_nomem(err);
     /* FOR SHARE keeps a custom role from being deleted under the assignment. */
-    rc = authz_query(conn, u->call, "authz.user_roles_check",
-                     "SELECT r.id, r.id IN (111111111, 111111112, 111111113) "
-                     "OR EXISTS (SELECT 1 FROM authz.org_roles c WHERE c.id = r.id "
-                     "AND c.organization_id = $2 FOR SHARE), "
-                     "authz.org_role_allowed(r.id, $3::smallint) "
-                     "FROM unnest($1::bigint[]) AS r (id)",
-                     3, params, &res, err);
+    rc = authz_query(conn, u->call, "authz.user_roles_check", AUTHZ_SQL_USER_ROLES_CHECK, 3,
+                     params, &res, err);
     if (rc != RS_OK)
         return rc;
     for (i = 0; i < (size_t)PQntuples(res); i++) {
@@ -177,18 +172,14 @@ write_body(rs_db_conn *conn, void *arg, struct rs_error *err)
     if (params[2] == NULL)
         return authz_nomem(err);
     if (u->op == OP_SET) {
-        rc = authz_query(conn, u->call, "authz.user_roles_clear",
-                         "DELETE FROM authz.user_org_roles "
-                         "WHERE organization_id = $1 AND user_id = $2",
+        rc = authz_query(conn, u->call, "authz.user_roles_clear", AUTHZ_SQL_USER_ROLES_CLEAR,
                          2, params, &res, err);
         if (rc != RS_OK)
             return rc;
     }
     if (u->op == OP_REVOKE)
         rc = authz_query(conn, u->call, "authz.user_roles_revoke",
-                         "DELETE FROM authz.user_org_roles WHERE organization_id = $1 "
-                         "AND user_id = $2 AND role_id = ANY ($3::bigint[])",
-                         3, params, &res, err);
+                         AUTHZ_SQL_USER_ROLES_REVOKE, 3, params, &res, err);
     else
         rc = authz_query(conn, u->call, "authz.user_roles_add",
                          "INSERT INTO authz.user_org_roles (organization_id, user_id, role_id) "

@@ -9,17 +9,12 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "lookups.h"
 #include "roster/page.h"
 #include "roster/str.h"
 
 #define WS_NAME_MAX 50
 #define WS_DESC_MAX 255
-
-#define WS_COLS                                                                        \
-    "w.id, w.organization_id, w.name, w.description, w.owner_user_id, w.mode, "         \
-    "w.allow_publish, w.allow_share, w.default_share_to_all, "                          \
-    "w.only_admin_create_datasource, w.use_comment, " AUTHZ_US("w.created_at")
-#define WS_CREATED_COL 11
 
 /*
  * Returns true for a code point a workspace name may hold: letters and
@@ -91,7 +86,10 @@ bad:
     return RS_EINVAL;
 }
 
-/* Returns the workspace of a WS_COLS row (from the call's arena), or NULL when out of memory. */
+/*
+ * Returns the workspace of an AUTHZ_WS_COLS row (from the call's arena), or NULL
+ * when out of memory.
+ */
 static void *
 ws_from_row(struct rs_call *call, const PGresult *res, int row)
 {
@@ -115,7 +113,7 @@ ws_from_row(struct rs_call *call, const PGresult *res, int row)
     f->only_admin_create_datasource = PQgetvalue(res, row, 9)[0] == 't';
     f->use_comment = PQgetvalue(res, row, 10)[0] == 't';
     w->flags = f;
-    w->create_time = authz_timestamp(call, authz_col_int64(res, row, WS_CREATED_COL));
+    w->create_time = authz_timestamp(call, authz_col_int64(res, row, AUTHZ_WS_CREATED_COL));
     if (w->workspace_id == NULL || w->organization_id == NULL || w->name == NULL ||
         w->description == NULL || w->owner_user_id == NULL || w->create_time == NULL)
         return NULL;
@@ -132,15 +130,11 @@ authz_workspace_lock(rs_db_conn *conn, struct rs_call *call, const char *org_id,
     rs_status rc;
 
     if (for_update)
-        rc = authz_query(conn, call, "authz.ws_lock_update",
-                         "SELECT owner_user_id FROM authz.workspaces "
-                         "WHERE id = $1 AND organization_id = $2 FOR NO KEY UPDATE",
-                         2, params, &res, err);
+        rc = authz_query(conn, call, "authz.ws_lock_update", AUTHZ_SQL_WS_LOCK_UPDATE, 2,
+                         params, &res, err);
     else
-        rc = authz_query(conn, call, "authz.ws_lock_share",
-                         "SELECT owner_user_id FROM authz.workspaces "
-                         "WHERE id = $1 AND organization_id = $2 FOR SHARE",
-                         2, params, &res, err);
+        rc = authz_query(conn, call, "authz.ws_lock_share", AUTHZ_SQL_WS_LOCK_SHARE, 2,
+                         params, &res, err);
     if (rc != RS_OK)
         return rc;
     if (PQntuples(res) == 0) {
@@ -281,7 +275,7 @@ create_body(rs_db_conn *conn, void *arg, struct rs_error *err)
                      "description, owner_user_id, mode, allow_publish, allow_share, "
                      "default_share_to_all, only_admin_create_datasource, use_comment) "
                      "VALUES ($1, $2, $3, $4, $5, $6::smallint, $7::boolean, $8::boolean, "
-                     "$9::boolean, $10::boolean, $11::boolean) RETURNING " WS_COLS,
+                     "$9::boolean, $10::boolean, $11::boolean) RETURNING " AUTHZ_WS_COLS,
                      11, params, &o->res, err);
     if (rc != RS_OK)
         return authz_sqlstate_is(err, "23505") ? name_taken(r->name, err) : rc;
@@ -362,10 +356,8 @@ AUTHZ_HANDLER(authz_get_workspace)
     o.call = call;
     rc = rs_validate_id("workspace_id", r->workspace_id, err);
     if (rc == RS_OK)
-        rc = authz_read(call, r->organization_id, "authz.ws_get",
-                        "SELECT " WS_COLS " FROM authz.workspaces w "
-                        "WHERE w.id = $1 AND w.organization_id = $2",
-                        2, params, &o.res, err);
+        rc = authz_read(call, r->organization_id, "authz.ws_get", AUTHZ_SQL_WS_GET, 2, params,
+                        &o.res, err);
     if (rc != RS_OK)
         return rc;
     if (PQntuples(o.res) == 0) {
@@ -391,7 +383,7 @@ list_body(rs_db_conn *conn, void *arg, struct rs_error *err)
     if (rc != RS_OK)
         return rc;
     return authz_query(conn, o->call, "authz.ws_list",
-                       "SELECT " WS_COLS " FROM authz.workspaces w "
+                       "SELECT " AUTHZ_WS_COLS " FROM authz.workspaces w "
                        "WHERE w.organization_id = $1 AND "
                        AUTHZ_PAGE_AFTER("w.created_at", "w.id")
                        " ORDER BY w.created_at, w.id LIMIT $2::int",
@@ -421,7 +413,7 @@ AUTHZ_HANDLER(authz_list_workspaces)
     if (out == NULL)
         return authz_nomem(err);
     roster__authz__v1__list_workspaces_response__init(out);
-    rc = authz_page_finish(call, &o.page, o.res, ws_from_row, 0, WS_CREATED_COL, &items,
+    rc = authz_page_finish(call, &o.page, o.res, ws_from_row, 0, AUTHZ_WS_CREATED_COL, &items,
                            &out->n_workspaces, &out->next_page_token, err);
     if (rc != RS_OK)
         return rc;
@@ -470,14 +462,8 @@ update_body(rs_db_conn *conn, void *arg, struct rs_error *err)
             return rc;
     }
     snprintf(mode, sizeof(mode), "%d", (int)r->mode);
-    rc = authz_query(conn, o->call, "authz.ws_update",
-                     "UPDATE authz.workspaces AS w SET "
-                     "name = CASE WHEN $3 = '' THEN w.name ELSE $3 END, "
-                     "description = CASE WHEN $4 = '' THEN w.description ELSE $4 END, "
-                     "owner_user_id = CASE WHEN $5 = '' THEN w.owner_user_id ELSE $5 END, "
-                     "mode = CASE WHEN $6::smallint = 0 THEN w.mode ELSE $6::smallint END "
-                     "WHERE w.id = $1 AND w.organization_id = $2 RETURNING " WS_COLS,
-                     6, params, &o->res, err);
+    rc = authz_query(conn, o->call, "authz.ws_update", AUTHZ_SQL_WS_UPDATE, 6, params,
+                     &o->res, err);
     if (rc != RS_OK)
         return authz_sqlstate_is(err, "23505") ? name_taken(r->name, err) : rc;
     return authz_bump(conn, o->call, o->org_id, &o->token, err);
@@ -527,9 +513,8 @@ delete_body(rs_db_conn *conn, void *arg, struct rs_error *err)
         PGresult *res = NULL;
 
         /* Members, resources and their grants go with it (ON DELETE CASCADE). */
-        rc = authz_query(conn, o->call, "authz.ws_delete",
-                         "DELETE FROM authz.workspaces WHERE id = $1 AND organization_id = $2",
-                         2, params, &res, err);
+        rc = authz_query(conn, o->call, "authz.ws_delete", AUTHZ_SQL_WS_DELETE, 2, params,
+                         &res, err);
     }
     if (rc != RS_OK)
         return rc;

@@ -8,6 +8,8 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "lookups.h"
+
 #define ROLE_NAME_MAX 50
 
 char *
@@ -50,10 +52,8 @@ authz_ws_roles_resolve(rs_db_conn *conn, struct rs_call *call, const char *org_i
 
             snprintf(id, sizeof(id), "%lld", (long long)roles[i]);
             /* FOR SHARE keeps the role from being deleted under the membership. */
-            rc = authz_query(conn, call, "authz.ws_role_get",
-                             "SELECT permissions::text FROM authz.workspace_roles "
-                             "WHERE id = $1::bigint AND organization_id = $2 FOR SHARE",
-                             2, params, &res, err);
+            rc = authz_query(conn, call, "authz.ws_role_get", AUTHZ_SQL_WS_ROLE_GET, 2, params,
+                             &res, err);
             if (rc != RS_OK)
                 return rc;
             if (PQntuples(res) == 0 ||
@@ -218,12 +218,9 @@ static const struct authz_custom_role_kind ws_role_kind = {
     "workspace role",
     "member(s); change their roles first",
     "authz.ws_role_lock",
-    "SELECT (SELECT count(*) FROM authz.workspace_members m "
-    "WHERE m.organization_id = r.organization_id AND r.id = ANY (m.role_ids)) "
-    "FROM authz.workspace_roles r WHERE r.id = $1::bigint AND r.organization_id = $2 "
-    "FOR UPDATE",
+    AUTHZ_SQL_WS_ROLE_LOCK,
     "authz.ws_role_delete",
-    "DELETE FROM authz.workspace_roles WHERE id = $1::bigint AND organization_id = $2",
+    AUTHZ_SQL_WS_ROLE_DELETE,
 };
 
 static rs_status

@@ -180,13 +180,16 @@ RS_MUSTCHECK rs_status identity_authz_check_deletable(rs_db_conn *conn, rs_arena
 #define IDENTITY_GROUP_CREATED_COL 12
 
 /*
- * Organisation $1, hidden from the planner. Statistics taken before a large
- * import rate a new organisation at one row, and then favour scanning it.
+ * Organisation $1, hidden from the planner, for lookups that need an index
+ * that starts with the organisation (nickname, account id). Statistics
+ * taken before a large import rate a new organisation at one row, and then
+ * favour scanning it through another such index.
  */
 #define IDENTITY_ORG_PARAM "(SELECT $1::text)"
 
-/* The groups of organisation $1 whose ids are in the array $2. */
-#define IDENTITY_GROUPS_BY_ID "g.organization_id = " IDENTITY_ORG_PARAM " AND g.id = ANY ($2::text[])"
+/* The groups of organisation $1 whose ids are in the array $2, found by primary key. */
+#define IDENTITY_GROUPS_BY_ID                                                          \
+    RS_DB_EQ_UNINDEXED("g.organization_id", "$1") " AND g.id = ANY ($2::text[])"
 
 #define IDENTITY_EXTERNAL_COLS                                                          \
     "e.organization_id, e.user_id, e.platform, e.corp_id, e.platform_user_id, "          \
