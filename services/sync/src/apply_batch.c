@@ -59,6 +59,18 @@ note_rejected(struct sync_dp_apply *a, const struct sync_dp_batch *b, size_t siz
 }
 
 void
+sync_dp_batch_error(const struct rs_error *err, size_t n_results, size_t n, const char *what,
+                    struct rs_error *out)
+{
+    rs_error_clear(out);
+    if (err != NULL)
+        *out = *err;
+    else if (n_results != n)
+        rs_error_set(out, RS_EINTERNAL, "INTERNAL", "identity returned %zu results for %zu %s",
+                     n_results, n, what);
+}
+
+void
 sync_dp_batch_send(struct sync_dp_apply *a, const struct sync_dp_batch *b, size_t first,
                    size_t n)
 {

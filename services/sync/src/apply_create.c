@@ -50,12 +50,7 @@ creates_take(void *arg, size_t first, size_t n, const ProtobufCMessage *msg,
     struct rs_error e;
     size_t i;
 
-    rs_error_clear(&e);
-    if (err != NULL)
-        e = *err;
-    else if (resp->n_results != n)
-        rs_error_set(&e, RS_EINTERNAL, "INTERNAL", "identity returned %zu results for %zu users",
-                     resp->n_results, n);
+    sync_dp_batch_error(err, err == NULL ? resp->n_results : 0, n, "users", &e);
     /* A rejected call is the failure of every member in it. */
     for (i = 0; i < n; i++) {
         struct member_work *w = cb->sent[first + i];

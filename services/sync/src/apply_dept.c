@@ -135,12 +135,7 @@ groups_take(void *arg, size_t first, size_t n, const ProtobufCMessage *msg,
     struct rs_error e;
     size_t i;
 
-    rs_error_clear(&e);
-    if (err != NULL)
-        e = *err;
-    else if (resp->n_results != n)
-        rs_error_set(&e, RS_EINTERNAL, "INTERNAL", "identity returned %zu results for %zu groups",
-                     resp->n_results, n);
+    sync_dp_batch_error(err, err == NULL ? resp->n_results : 0, n, "groups", &e);
     /* A rejected call is the failure of every department in it. */
     for (i = 0; i < n; i++) {
         struct dept_work *w = gb->sent[first + i];

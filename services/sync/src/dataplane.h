@@ -205,6 +205,15 @@ struct sync_dp_batch {
 };
 
 /*
+ * Sets *out to the error that every entry of one batch call for n entries
+ * shares: err when the call failed (not NULL), an INTERNAL error when
+ * identity returned n_results results instead of n (what names the
+ * entries, e.g. "users"), or no error.
+ */
+void sync_dp_batch_error(const struct rs_error *err, size_t n_results, size_t n,
+                         const char *what, struct rs_error *out);
+
+/*
  * Sends entries [first, first + n) of b to identity in one call as the run's
  * operator, and passes the outcome to b->take. When identity rejects a call
  * of more than one entry because the request or its reply is larger than
