@@ -9,18 +9,9 @@
  *    each statement for a row of B. Runs in a database of its own
  *    (engine_test_db.h); exits 77 without ROSTER_TEST_DATABASE_URL.
  */
-#include <setjmp.h>
-#include <stdarg.h>
 #include <stddef.h>
-#include <stdint.h>
-#include <stdio.h>
-#include <stdlib.h>
-#include <string.h>
 
-#include <cmocka.h>
-#include <libpq-fe.h>
-
-#include "engine_test_db.h"
+#include "lookup_plans.h"
 #include "lookups.h"
 
 /* Rows per table of each large organisation. */
@@ -40,8 +31,6 @@
 #define GRANT_B "b40000000001000000000000000003e8"
 #define ROLE_B "2101000" /* role_base 2000000 + 1 * 100000 + 1000 */
 
-static char conninfo[2048];
-static rs_db_pool *pool;
 
 /*
  * load_orgs(tag, n_orgs, n_rows, role_base) adds n_orgs organisations
@@ -99,17 +88,7 @@ static const char autovacuum_off[] =
     "ALTER TABLE authz.workspace_roles SET (autovacuum_enabled = off);"
     "ALTER TABLE authz.user_org_roles SET (autovacuum_enabled = off);";
 
-/* A statement, its parameters for a row of B, and the table it searches by key. */
-struct lookup {
-    const char *test;
-    const char *sql;
-    int n_params;
-    const char *params[6];
-    const char *relation;
-    const char *pkey;
-};
-
-static struct lookup lookups[] = {
+static struct lp_lookup lookups[] = {
     { "actor finds user by key", AUTHZ_SQL_ACTOR, 2, { ORG_B, USER_B }, "users",
       "users_pkey" },
     { "actor finds role row by key", AUTHZ_SQL_ACTOR, 2, { ORG_B, USER_B },
@@ -158,7 +137,7 @@ static struct lookup lookups[] = {
  * Each group checks first that its statistics lead it to an index that
  * starts with organization_id, because otherwise the group would test nothing.
  */
-static struct lookup controls[] = {
+static struct lp_lookup controls[] = {
     { "plain comparison avoids users_pkey",
       "SELECT 1 FROM identity.users WHERE id = $1 AND organization_id = $2", 2,
       { USER_B, ORG_B }, "users", "users_pkey" },
@@ -169,139 +148,20 @@ static struct lookup controls[] = {
 
 #define N_CONTROLS (sizeof(controls) / sizeof(controls[0]))
 
-static PGresult *
-query(PGconn *pg, const char *sql, int n_params, const char *const *params)
-{
-    PGresult *res = PQexecParams(pg, sql, n_params, NULL, params, NULL, NULL, 0);
-
-    if (PQresultStatus(res) != PGRES_TUPLES_OK)
-        fail_msg("could not run \"%s\": %s", sql, PQerrorMessage(pg));
-    return res;
-}
-
-/*
- * Returns, from the plan of l->sql with l->params, the index of every scan
- * of l->relation (or the node type of a scan without index), joined by
- * ", ". The caller frees the string. Plain EXPLAIN runs no statement, so
- * the DELETE and UPDATE lookups change nothing.
- */
-static char *
-scans_of(const struct lookup *l)
-{
-    PGconn *pg = PQconnectdb(conninfo);
-    char explain[4096];
-    const char *args[2];
-    PGresult *plan;
-    PGresult *scans;
-    char *out;
-
-    if (PQstatus(pg) != CONNECTION_OK)
-        fail_msg("could not connect to the test database: %s", PQerrorMessage(pg));
-    assert_true((size_t)snprintf(explain, sizeof(explain), "EXPLAIN (FORMAT JSON) %s",
-                                 l->sql) < sizeof(explain));
-    plan = query(pg, explain, l->n_params, l->params);
-    args[0] = PQgetvalue(plan, 0, 0);
-    args[1] = l->relation;
-    scans = query(pg,
-                  "SELECT coalesce(string_agg(coalesce(n->>'Index Name', n->>'Node Type'), "
-                  "', '), '') FROM jsonb_path_query($1::jsonb, 'strict $.**') AS n "
-                  "WHERE n->>'Relation Name' = $2 AND n->>'Node Type' <> 'ModifyTable'",
-                  2, args);
-    out = strdup(PQgetvalue(scans, 0, 0));
-    assert_non_null(out);
-    PQclear(scans);
-    PQclear(plan);
-    PQfinish(pg);
-    return out;
-}
-
-static void
-test_probes_primary_key(void **state)
-{
-    const struct lookup *l = *state;
-    char *used = scans_of(l);
-
-    if (strcmp(used, l->pkey) != 0)
-        fail_msg("%s: scans of %s use \"%s\", expected \"%s\"", l->test, l->relation, used,
-                 l->pkey);
-    free(used);
-}
-
-static void
-test_statistics_are_stale(void **state)
-{
-    const struct lookup *l = *state;
-    char *used = scans_of(l);
-
-    if (used[0] == '\0' || strcmp(used, l->pkey) == 0)
-        fail_msg("%s: the plain comparison scans %s through \"%s\", so these statistics "
-                 "do not reproduce the stale plan",
-                 l->test, l->relation, used);
-    free(used);
-}
-
-/*
- * Creates the database, runs first_load and analyses it, then adds the
- * large organisation B without analysing.
- */
-static void
-create_and_analyse(const char *first_load)
-{
-    etdb_create(conninfo, sizeof(conninfo), &pool);
-    etdb_exec(conninfo, autovacuum_off);
-    etdb_exec(conninfo, load_functions);
-    etdb_exec(conninfo, first_load);
-    etdb_exec(conninfo, "ANALYZE");
-    etdb_exec(conninfo, "SELECT load_orgs('b', 1, " LARGE_ROWS ", 2000000)");
-}
-
-static int
-setup_one_large(void **state)
-{
-    (void)state;
-    create_and_analyse("SELECT load_orgs('a', 1, " LARGE_ROWS ", 1000000)");
-    return 0;
-}
-
-/*
- * Most organisations have one row in each table. With these statistics an
- * index on organization_id ties with the primary key even when the value
- * is hidden from the planner as (SELECT $2::text).
- */
-static int
-setup_many_small(void **state)
-{
-    (void)state;
-    create_and_analyse("SELECT load_orgs('c', " SMALL_ORGS ", 1, 3000000)");
-    return 0;
-}
-
-static int
-teardown(void **state)
-{
-    (void)state;
-    etdb_drop(pool);
-    pool = NULL;
-    return 0;
-}
-
 int
 main(void)
 {
-    struct CMUnitTest tests[N_CONTROLS + N_LOOKUPS];
-    size_t i;
-    int failed;
+    static const char *const fixture[] = { autovacuum_off, load_functions, NULL };
+    struct lp_suite s = {
+        .lookups = lookups,
+        .n_lookups = N_LOOKUPS,
+        .controls = controls,
+        .n_controls = N_CONTROLS,
+        .fixture = fixture,
+        .load_large = "SELECT load_orgs('a', 1, " LARGE_ROWS ", 1000000)",
+        .load_small = "SELECT load_orgs('c', " SMALL_ORGS ", 1, 3000000)",
+        .load_b = "SELECT load_orgs('b', 1, " LARGE_ROWS ", 2000000)",
+    };
 
-    etdb_url_or_skip();
-    for (i = 0; i < N_CONTROLS; i++)
-        tests[i] = (struct CMUnitTest){ controls[i].test, test_statistics_are_stale, NULL, NULL,
-                                        &controls[i] };
-    for (i = 0; i < N_LOOKUPS; i++)
-        tests[N_CONTROLS + i] = (struct CMUnitTest){ lookups[i].test, test_probes_primary_key,
-                                                     NULL, NULL, &lookups[i] };
-    failed = cmocka_run_group_tests_name("one large organisation analysed", tests,
-                                         setup_one_large, teardown);
-    failed += cmocka_run_group_tests_name("many one-row organisations analysed", tests,
-                                          setup_many_small, teardown);
-    return failed == 0 ? 0 : 1;
+    return lp_run(&s) == 0 ? 0 : 1;
 }

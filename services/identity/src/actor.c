@@ -11,6 +11,7 @@
 #include <string.h>
 
 #include "cache.h"
+#include "lookups.h"
 #include "roster/actor.h"
 #include "roster/cfg.h"
 #include "roster/str.h"
@@ -152,14 +153,8 @@ identity_authorize(rs_db_conn *conn, struct rs_call *call, const char *org_id,
         return rc;
     params[0] = actor;
     params[1] = org_id;
-    /* Finds the user by id and compares the organisation afterwards. With
-     * both in one scan, stale statistics pick users_org_created_idx, which
-     * reads every user of the organisation. */
-    rc = rs_db_query_arena(conn, arena, "identity.actor",
-                           "SELECT enabled FROM (SELECT enabled, organization_id "
-                           "FROM identity.users WHERE id = $1 OFFSET 0) u "
-                           "WHERE organization_id = $2",
-                           2, params, &res, err);
+    rc = rs_db_query_arena(conn, arena, "identity.actor", IDENTITY_SQL_ACTOR, 2, params, &res,
+                           err);
     if (rc != RS_OK)
         return rc;
     rc = rs_actor_check(org_id, actor, true, PQntuples(res) > 0,
@@ -194,11 +189,8 @@ load_org_user(struct rs_call *call, const char *org_id, const char *user_id, cha
     rc = identity_acquire(call, &conn, err);
     if (rc != RS_OK)
         return rc;
-    rc = rs_db_query_arena(conn, arena, "identity.org_user",
-                           "SELECT " IDENTITY_USER_COLS ", org.owner_user_id "
-                           "FROM identity.organizations org LEFT JOIN identity.users u "
-                           "ON u.id = $1 AND u.organization_id = org.id WHERE org.id = $2",
-                           2, params, &res, err);
+    rc = rs_db_query_arena(conn, arena, "identity.org_user", IDENTITY_SQL_ORG_USER, 2, params,
+                           &res, err);
     if (rc != RS_OK || PQntuples(res) == 0)
         goto out;
     *org_found = true;

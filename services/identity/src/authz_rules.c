@@ -16,6 +16,8 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "lookups.h"
+
 /* How many conflicts the TYPE_CHANGE_CONFLICT message names. */
 #define CONFLICTS_NAMED 3
 
@@ -106,10 +108,7 @@ identity_authz_check_deletable(rs_db_conn *conn, rs_arena *arena, const char *or
     rs_status rc;
 
     rc = rs_db_query_arena(conn, arena, "identity.owned_workspace",
-                           "SELECT id, name FROM authz.workspaces "
-                           "WHERE organization_id = $1 AND owner_user_id = $2 "
-                           "ORDER BY created_at, id LIMIT 1",
-                           2, params, &res, err);
+                           IDENTITY_SQL_OWNED_WORKSPACE, 2, params, &res, err);
     if (rc != RS_OK)
         return rc;
     if (PQntuples(res) == 0)

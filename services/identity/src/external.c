@@ -8,6 +8,7 @@
 
 #include <string.h>
 
+#include "lookups.h"
 #include "roster/str.h"
 #include "validate.h"
 
@@ -72,10 +73,8 @@ user_exists(rs_db_conn *conn, rs_arena *arena, const char *org_id, const char *u
     PGresult *res = NULL;
     rs_status rc;
 
-    rc = rs_db_query_arena(conn, arena, "identity.user_exists",
-                           "SELECT 1 FROM identity.users WHERE id = $1 "
-                           "AND organization_id = $2",
-                           2, params, &res, err);
+    rc = rs_db_query_arena(conn, arena, "identity.user_exists", IDENTITY_SQL_USER_EXISTS, 2,
+                           params, &res, err);
     if (rc != RS_OK)
         return rc;
     if (PQntuples(res) > 0)
@@ -266,12 +265,7 @@ identity_list_external_identities(struct rs_call *call, const ProtobufCMessage *
     /* Returns every identity of the user unpaged: a user has a few, one per enterprise account. */
     if (rc == RS_OK)
         rc = rs_db_query_arena(conn, arena, "identity.external_list",
-                               "SELECT " IDENTITY_EXTERNAL_COLS
-                               " FROM identity.external_identities e "
-                               "WHERE e.user_id = $1 AND e.organization_id = $2 "
-                               "ORDER BY e.created_at, e.platform, e.corp_id, "
-                               "e.platform_user_id",
-                               2, params, &res, err);
+                               IDENTITY_SQL_EXTERNAL_LIST, 2, params, &res, err);
     if (rc != RS_OK)
         goto out;
     n = PQntuples(res);

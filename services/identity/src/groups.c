@@ -9,6 +9,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "lookups.h"
 #include "roster/str.h"
 #include "validate.h"
 
@@ -35,12 +36,8 @@ identity_load_group(rs_db_conn *conn, rs_arena *arena, const char *org_id,
     rs_status rc;
 
     rc = rs_db_query_arena(conn, arena, "identity.group_get",
-                           for_update ? "SELECT " IDENTITY_GROUP_COLS
-                                        " FROM identity.user_groups g WHERE g.id = $1 "
-                                        "AND g.organization_id = $2 FOR NO KEY UPDATE OF g"
-                                      : "SELECT " IDENTITY_GROUP_COLS
-                                        " FROM identity.user_groups g WHERE g.id = $1 "
-                                        "AND g.organization_id = $2",
+                           for_update ? IDENTITY_SQL_GROUP_GET_NO_KEY_UPDATE
+                                      : IDENTITY_SQL_GROUP_GET,
                            2, params, &res, err);
     if (rc != RS_OK)
         return rc;

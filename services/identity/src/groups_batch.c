@@ -11,6 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "lookups.h"
 #include "roster/buf.h"
 #include "roster/str.h"
 #include "validate.h"
@@ -69,12 +70,8 @@ load_groups(rs_db_conn *conn, struct group_batch *b, struct rs_buf *arrays, bool
 {
     return query_arrays(conn, b, lock ? "identity.groups_batch_parents"
                                       : "identity.groups_batch_read_back",
-                        lock ? "SELECT " IDENTITY_GROUP_COLS " FROM identity.user_groups g "
-                               "WHERE " IDENTITY_GROUPS_BY_ID " "
-                               "ORDER BY g.id COLLATE \"C\" FOR NO KEY UPDATE OF g"
-                             : "SELECT " IDENTITY_GROUP_COLS " FROM identity.user_groups g "
-                               "WHERE " IDENTITY_GROUPS_BY_ID " "
-                               "ORDER BY g.id COLLATE \"C\"",
+                        lock ? IDENTITY_SQL_GROUPS_BATCH_PARENTS
+                             : IDENTITY_SQL_GROUPS_BATCH_READ_BACK,
                         arrays, 1, res, err);
 }
 

@@ -187,10 +187,6 @@ RS_MUSTCHECK rs_status identity_authz_check_deletable(rs_db_conn *conn, rs_arena
  */
 #define IDENTITY_ORG_PARAM "(SELECT $1::text)"
 
-/* The groups of organisation $1 whose ids are in the array $2, found by primary key. */
-#define IDENTITY_GROUPS_BY_ID                                                          \
-    RS_DB_EQ_UNINDEXED("g.organization_id", "$1") " AND g.id = ANY ($2::text[])"
-
 #define IDENTITY_EXTERNAL_COLS                                                          \
     "e.organization_id, e.user_id, e.platform, e.corp_id, e.platform_user_id, "          \
     "e.union_id, " IDENTITY_US("e.created_at")

@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "lookups.h"
 #include "roster/str.h"
 #include "validate.h"
 
@@ -71,16 +72,11 @@ members_tx(rs_db_conn *conn, void *arg, struct rs_error *err)
     params[0] = req->organization_id;
     params[1] = op->ids;
     rc = rs_db_query_arena(conn, arena, "identity.members_lock_users",
-                           "SELECT id FROM identity.users WHERE organization_id = $1 "
-                           "AND id = ANY ($2::text[]) FOR SHARE",
-                           2, params, NULL, err);
+                           IDENTITY_SQL_MEMBERS_LOCK_USERS, 2, params, NULL, err);
     if (rc != RS_OK)
         return rc;
     rc = rs_db_query_arena(conn, arena, "identity.members_missing_user",
-                           "SELECT x FROM unnest($2::text[]) AS x WHERE NOT EXISTS ("
-                           "SELECT 1 FROM identity.users u WHERE u.id = x "
-                           "AND u.organization_id = $1) LIMIT 1",
-                           2, params, &res, err);
+                           IDENTITY_SQL_MEMBERS_MISSING_USER, 2, params, &res, err);
     if (rc != RS_OK)
         return rc;
     if (PQntuples(res) > 0) {
@@ -290,9 +286,7 @@ identity_list_groups_of_user(struct rs_call *call, const ProtobufCMessage *msg,
         return rc;
     rc = identity_acquire(call, &conn, err);
     if (rc == RS_OK)
-        rc = rs_db_query_arena(conn, arena, "identity.user_exists",
-                               "SELECT 1 FROM identity.users WHERE id = $1 "
-                               "AND organization_id = $2",
+        rc = rs_db_query_arena(conn, arena, "identity.user_exists", IDENTITY_SQL_USER_EXISTS,
                                2, params, &res, err);
     if (rc != RS_OK)
         goto out;
@@ -300,14 +294,7 @@ identity_list_groups_of_user(struct rs_call *call, const ProtobufCMessage *msg,
         rc = identity_user_not_found(req->organization_id, req->user_id, err);
         goto out;
     }
-    rc = rs_db_query_arena(conn, arena, "identity.groups_of_user",
-                           "SELECT " IDENTITY_GROUP_COLS " FROM identity.user_groups g "
-                           "JOIN identity.user_group_members m ON m.group_id = g.id "
-                           "WHERE m.user_id = $1 AND g.organization_id = $2 "
-                           "AND ($3::bigint IS NULL OR (g.created_at, g.id) > "
-                           "('epoch'::timestamptz + $3::bigint * interval '1 microsecond', "
-                           "$4::text)) "
-                           "ORDER BY g.created_at, g.id LIMIT $5",
+    rc = rs_db_query_arena(conn, arena, "identity.groups_of_user", IDENTITY_SQL_GROUPS_OF_USER,
                            5, params, &res, err);
     if (rc != RS_OK)
         goto out;

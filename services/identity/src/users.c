@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "lookups.h"
 #include "roster/str.h"
 #include "validate.h"
 
@@ -76,8 +77,9 @@ check_unique(rs_db_conn *conn, rs_arena *arena, const char *org_id, const char *
 
     if (nickname != NULL) {
         rc = rs_db_query_arena(conn, arena, "identity.user_nickname_taken",
-                               "SELECT 1 FROM identity.users WHERE organization_id = $1 "
-                               "AND nickname = $2 AND id IS DISTINCT FROM $3",
+                               "SELECT 1 FROM identity.users WHERE organization_id = "
+                               IDENTITY_ORG_PARAM " AND nickname = $2 "
+                               "AND id IS DISTINCT FROM $3",
                                3, params, &res, err);
         if (rc != RS_OK)
             return rc;
@@ -87,8 +89,9 @@ check_unique(rs_db_conn *conn, rs_arena *arena, const char *org_id, const char *
     if (account_id != NULL && account_id[0] != '\0') {
         params[1] = account_id;
         rc = rs_db_query_arena(conn, arena, "identity.user_account_taken",
-                               "SELECT 1 FROM identity.users WHERE organization_id = $1 "
-                               "AND account_id = $2 AND id IS DISTINCT FROM $3",
+                               "SELECT 1 FROM identity.users WHERE organization_id = "
+                               IDENTITY_ORG_PARAM " AND account_id = $2 "
+                               "AND account_id <> '' AND id IS DISTINCT FROM $3",
                                3, params, &res, err);
         if (rc != RS_OK)
             return rc;
@@ -312,12 +315,9 @@ load_user(rs_db_conn *conn, rs_arena *arena, const char *org_id, const char *use
           enum user_lock lock, Roster__Identity__V1__User **out, struct rs_error *err)
 {
     static const char *const sql[] = {
-        "SELECT " IDENTITY_USER_COLS " FROM identity.users u WHERE u.id = $1 "
-        "AND u.organization_id = $2",
-        "SELECT " IDENTITY_USER_COLS " FROM identity.users u WHERE u.id = $1 "
-        "AND u.organization_id = $2 FOR NO KEY UPDATE OF u",
-        "SELECT " IDENTITY_USER_COLS " FROM identity.users u WHERE u.id = $1 "
-        "AND u.organization_id = $2 FOR UPDATE OF u",
+        IDENTITY_SQL_USER_GET,
+        IDENTITY_SQL_USER_GET_NO_KEY_UPDATE,
+        IDENTITY_SQL_USER_GET_UPDATE,
     };
     static const char *const stmt[] = {
         "identity.user_get",

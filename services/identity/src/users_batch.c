@@ -12,6 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "lookups.h"
 #include "roster/buf.h"
 #include "roster/str.h"
 #include "validate.h"
@@ -308,11 +309,7 @@ check_groups(rs_db_conn *conn, struct batch *b, struct rs_error *err)
         rs_buf_arrays_free(arrays, 1);
         return RS_OK;
     }
-    /* KEY SHARE keeps the groups from being deleted before commit. */
-    rc = query_arrays(conn, b, "identity.users_batch_groups",
-                      "SELECT g.id, g.sync_platform IS NOT NULL FROM identity.user_groups g "
-                      "WHERE " IDENTITY_GROUPS_BY_ID " "
-                      "ORDER BY g.id COLLATE \"C\" FOR KEY SHARE",
+    rc = query_arrays(conn, b, "identity.users_batch_groups", IDENTITY_SQL_USERS_BATCH_GROUPS,
                       arrays, 1, &res, err);
     if (rc != RS_OK)
         return rc;
