@@ -5,8 +5,11 @@
  *    row lock. With one lane, identity's database waited while the sync
  *    looked up the next chunk's users and while replies travelled: about a
  *    quarter of a 100,000-member run, in a statement log of one bench run.
- *    A second lane applies the next chunk in those gaps. Records still go
- *    in plan order, so a take-over resumes from a checkpoint as before.
+ *    A second lane applies the next chunk in those gaps. Chunks still
+ *    create and update users in plan order (a turn). So the last seats and
+ *    the plain nicknames go to the same members as with one lane. They also
+ *    record their items in plan order (a second turn), so a take-over
+ *    resumes from a checkpoint as before.
  */
 #include "dataplane.h"
 
@@ -25,8 +28,9 @@ struct lanes {
     struct sync_dp_apply *a;
     pthread_mutex_t mu;
     pthread_cond_t turn_cv;
-    size_t next; /* first member of the next chunk to apply */
-    size_t turn; /* first member of the chunk to record next */
+    size_t next;        /* first member of the next chunk to apply */
+    size_t create_turn; /* first member of the chunk to create users next */
+    size_t record_turn; /* first member of the chunk to record next */
     bool failed;
     size_t failed_at; /* first member of the earliest failed chunk */
     rs_status rc;
@@ -65,36 +69,78 @@ lanes_take(struct lanes *l, size_t *from, size_t *to)
 }
 
 /*
+ * Waits until *turn reaches from, the first member of a chunk, and returns
+ * true, or returns false at once when an earlier chunk failed.
+ */
+static bool
+lanes_wait(struct lanes *l, const size_t *turn, size_t from)
+{
+    bool go;
+
+    pthread_mutex_lock(&l->mu);
+    while (*turn != from && !(l->failed && l->failed_at < from))
+        pthread_cond_wait(&l->turn_cv, &l->mu);
+    go = *turn == from;
+    pthread_mutex_unlock(&l->mu);
+    return go;
+}
+
+/* Passes *turn on to the chunk that starts at to. */
+static void
+lanes_pass(struct lanes *l, size_t *turn, size_t to)
+{
+    pthread_mutex_lock(&l->mu);
+    *turn = to;
+    pthread_cond_broadcast(&l->turn_cv);
+    pthread_mutex_unlock(&l->mu);
+}
+
+/* The create section of one chunk (struct sync_dp_gate). */
+struct lane_gate {
+    struct lanes *l;
+    size_t from;
+    size_t to;
+    bool entered;
+};
+
+static bool
+gate_enter(void *arg)
+{
+    struct lane_gate *g = arg;
+
+    g->entered = lanes_wait(g->l, &g->l->create_turn, g->from);
+    return g->entered;
+}
+
+static void
+gate_leave(void *arg)
+{
+    struct lane_gate *g = arg;
+
+    lanes_pass(g->l, &g->l->create_turn, g->to);
+}
+
+/*
  * Records c, the applied chunk of members [from, to), once every chunk
  * before it is recorded. c is owned from here. A chunk after a failed one
- * is freed unrecorded: its changes are in identity, and the next run finds
- * them as unchanged.
+ * is freed unrecorded: its users are in identity but not linked in
+ * sync.members, so the next Start Sync records them as UPDATED.
  */
 static rs_status
 lanes_record(struct lanes *l, size_t from, size_t to, struct member_chunk *c,
              struct rs_error *err)
 {
-    bool after_failure;
     rs_status rc;
 
-    pthread_mutex_lock(&l->mu);
-    while (l->turn != from && !(l->failed && l->failed_at < from))
-        pthread_cond_wait(&l->turn_cv, &l->mu);
-    after_failure = l->failed && l->failed_at < from;
-    pthread_mutex_unlock(&l->mu);
-    if (after_failure) {
+    if (!lanes_wait(l, &l->record_turn, from)) {
         sync_dp_member_chunk_free(c);
         return RS_OK;
     }
-    /* The turn is this lane's alone until it moves on, so the record
-     * runs without the lock and the other lane can take its next chunk. */
+    /* The turn is this lane's alone until it passes it on, so the record
+     * runs without the lock and the other lane can go on meanwhile. */
     rc = sync_dp_record_members(c, err);
-    pthread_mutex_lock(&l->mu);
-    if (rc == RS_OK) {
-        l->turn = to;
-        pthread_cond_broadcast(&l->turn_cv);
-    }
-    pthread_mutex_unlock(&l->mu);
+    if (rc == RS_OK)
+        lanes_pass(l, &l->record_turn, to);
     return rc;
 }
 
@@ -109,11 +155,17 @@ lane_main(void *arg)
     rs_status rc = RS_OK;
 
     while (rc == RS_OK && lanes_take(l, &from, &to)) {
+        struct lane_gate g = { l, from, to, false };
+        struct sync_dp_gate gate = { gate_enter, gate_leave, &g };
+
         rs_error_clear(&e);
         c = NULL;
         rc = sync_job_check(l->a->job, &e);
         if (rc == RS_OK)
-            rc = sync_dp_apply_members(l->a, from, to, &c, &e);
+            rc = sync_dp_apply_members(l->a, from, to, &gate, &c, &e);
+        /* A chunk without members to apply passes its turn untouched. */
+        if (rc == RS_OK && !g.entered && gate_enter(&g))
+            gate_leave(&g);
         if (rc == RS_OK)
             rc = lanes_record(l, from, to, c, &e);
         if (rc != RS_OK) {

@@ -619,7 +619,8 @@ out:
 
 rs_status
 sync_dp_apply_members(struct sync_dp_apply *a, size_t from, size_t to,
-                      struct member_chunk **out, struct rs_error *err)
+                      const struct sync_dp_gate *gate, struct member_chunk **out,
+                      struct rs_error *err)
 {
     struct member_chunk *c;
     rs_arena *arena;
@@ -675,6 +676,9 @@ sync_dp_apply_members(struct sync_dp_apply *a, size_t from, size_t to,
         rc = plan_groups(c, w, &w->st, err);
         w->creating = !w->st.found;
     }
+    if (rc == RS_OK && !gate->enter(gate->arg))
+        rc = rs_error_set(err, RS_ECANCELLED, "EARLIER_CHUNK_FAILED",
+                          "members from %zu were not applied: an earlier chunk failed", from);
     if (rc == RS_OK)
         rc = sync_dp_create_users(c, err);
     if (rc != RS_OK)
@@ -682,6 +686,7 @@ sync_dp_apply_members(struct sync_dp_apply *a, size_t from, size_t to,
     for (i = 0; i < c->n; i++)
         if (c->w[i].fail.code == RS_OK)
             apply_user(c, &c->w[i]);
+    gate->leave(gate->arg);
     change_groups(c, true);
     change_groups(c, false);
     *out = c;

@@ -268,13 +268,27 @@ RS_MUSTCHECK rs_status sync_dp_apply_depts(struct sync_dp_apply *a, size_t from,
 struct member_chunk;
 
 /*
+ * The section of a member chunk that creates users and changes their type,
+ * profile and roles. identity admits users to the last seats and gives out
+ * nicknames in the order of its calls, so chunks pass through it in plan
+ * order even when they are applied on two lanes.
+ */
+struct sync_dp_gate {
+    bool (*enter)(void *arg); /* waits for the chunk's turn; false: stop */
+    void (*leave)(void *arg);
+    void *arg;
+};
+
+/*
  * Applies members [from, to) of the plan (apply_member.c); seq of member i
- * is n_depts + i. *out receives the chunk to record, owned by the caller
- * (pass it to sync_dp_record_members or sync_dp_member_chunk_free), or
- * NULL when an earlier holder recorded every member of the range. Two
- * threads may apply different ranges at once.
+ * is n_depts + i. The users are created and updated inside gate (borrowed).
+ * *out receives the chunk to record, owned by the caller (pass it to
+ * sync_dp_record_members or sync_dp_member_chunk_free), or NULL when an
+ * earlier holder recorded every member of the range. Two threads may apply
+ * different ranges at once.
  */
 RS_MUSTCHECK rs_status sync_dp_apply_members(struct sync_dp_apply *a, size_t from, size_t to,
+                                             const struct sync_dp_gate *gate,
                                              struct member_chunk **out,
                                              struct rs_error *err);
 

@@ -3,7 +3,7 @@
  *    Update Structure: fetch the visible organisation, compare it with the
  *    stored one of the source and store the difference with its flags, all
  *    in one fenced transaction. The fetched organisation is loaded into
- *    temporary tables from array parameters and compared with set-based
+ *    temporary tables with COPY and compared with set-based
  *    statements, so a 100k-member organisation costs a few statements, and
  *    every UPDATE names the rows that differ, so an unchanged organisation
  *    writes nothing.
