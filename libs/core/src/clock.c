@@ -10,8 +10,9 @@ rs_clock_ns(void)
     struct timespec ts;
 
     /*
-     * clock_gettime(2) fails only for an invalid clock id or a bad pointer,
-     * so the result is not checked here or in rs_clock_deadline_ms.
+     * clock_gettime(2) lists only EINVAL (unknown clock) and EFAULT (bad
+     * pointer) as errors here, and neither can occur, so the result is not
+     * checked here or in rs_clock_deadline_ms.
      */
     clock_gettime(CLOCK_MONOTONIC, &ts);
     return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;

@@ -1,11 +1,10 @@
 /*
  * services/authz/tests/lookup_plans.h
- *    The harness of authz's and identity's lookup plan tests: each runs
- *    EXPLAIN on its services' statements for a row of a large organisation B
- *    that was added after ANALYZE, under two kinds of stale statistics, and
- *    checks which index each statement scans its table through. After a
- *    Start Sync the statistics stay that way until autovacuum analyses the
- *    tables.
+ *    The harness of authz's and identity's lookup plan tests. Each test
+ *    runs EXPLAIN on its service's statements for a row of a large
+ *    organisation B, added after ANALYZE, and checks which index each
+ *    statement scans its table through. Two kinds of stale statistics are
+ *    built, as a Start Sync leaves them until autovacuum analyses the tables.
  */
 #ifndef AUTHZ_LOOKUP_PLANS_H
 #define AUTHZ_LOOKUP_PLANS_H
