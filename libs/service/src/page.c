@@ -139,17 +139,17 @@ bad:
 }
 
 rs_status
-rs_page_next_token(rs_arena *arena, const PGresult *res, int page_size, int id_col,
+rs_page_next_token(rs_arena *arena, const PGresult *res, int n_returned, int id_col,
                    int created_col, uint64_t filter, char **next_token, struct rs_error *err)
 {
     struct rs_page_key key;
     char *buf;
 
     *next_token = (char *)protobuf_c_empty_string;
-    if (PQntuples(res) <= page_size)
+    if (n_returned < 1 || PQntuples(res) <= n_returned)
         return RS_OK;
-    key.created_us = strtoll(PQgetvalue(res, page_size - 1, created_col), NULL, 10);
-    snprintf(key.id, sizeof(key.id), "%s", PQgetvalue(res, page_size - 1, id_col));
+    key.created_us = strtoll(PQgetvalue(res, n_returned - 1, created_col), NULL, 10);
+    snprintf(key.id, sizeof(key.id), "%s", PQgetvalue(res, n_returned - 1, id_col));
     buf = rs_arena_alloc(arena, RS_PAGE_TOKEN_MAX + 1);
     if (buf == NULL)
         return rs_error_set(err, RS_ENOMEM, "OUT_OF_MEMORY", "out of memory");
@@ -159,26 +159,76 @@ rs_page_next_token(rs_arena *arena, const PGresult *res, int page_size, int id_c
     return RS_OK;
 }
 
-rs_status
-rs_page_rows(rs_arena *arena, const PGresult *res, int page_size, rs_page_row_fn convert,
-             int id_col, int created_col, uint64_t filter, void ***items, size_t *n_items,
-             char **next_token, struct rs_error *err)
+static size_t
+varint_size(size_t value)
 {
-    int n = PQntuples(res) < page_size ? PQntuples(res) : page_size;
-    void **array;
-    int i;
+    size_t n = 1;
 
-    array = rs_arena_alloc(arena, sizeof(*array) * (size_t) (n + 1));
+    while (value >= 0x80) {
+        value >>= 7;
+        n++;
+    }
+    return n;
+}
+
+/* Two tag bytes cover field numbers up to 2047 with wire type 2. */
+#define ITEM_TAG_BYTES 2
+
+/* Bytes that item adds to its reply as one element of a repeated message field. */
+static size_t
+item_field_size(const void *item)
+{
+    size_t len = protobuf_c_message_get_packed_size((const ProtobufCMessage *)item);
+
+    return ITEM_TAG_BYTES + varint_size(len) + len;
+}
+
+static rs_status
+first_row_too_large(size_t reply_bytes, int max_bytes, struct rs_error *err)
+{
+    char limit[24];
+
+    snprintf(limit, sizeof(limit), "%d", max_bytes);
+    rs_error_set(err, RS_ERESOURCE, "RESPONSE_TOO_LARGE",
+                 "the next item alone needs a reply of up to %zu bytes, above the server's "
+                 "limit of %d bytes: raise the server's ROSTER_MAX_MESSAGE_BYTES",
+                 reply_bytes, max_bytes);
+    rs_error_meta(err, "max_message_bytes", limit);
+    return RS_ERESOURCE;
+}
+
+rs_status
+rs_page_rows(rs_arena *arena, const PGresult *res, int page_size, int max_bytes,
+             rs_page_row_fn convert, int id_col, int created_col, uint64_t filter,
+             void ***items, size_t *n_items, char **next_token, struct rs_error *err)
+{
+    int max_rows = PQntuples(res) < page_size ? PQntuples(res) : page_size;
+    size_t reply_bytes = RS_PAGE_REPLY_RESERVE;
+    void **array;
+    int n;
+
+    array = rs_arena_alloc(arena, sizeof(*array) * (size_t)(max_rows + 1));
     if (array == NULL)
         return rs_error_set(err, RS_ENOMEM, "OUT_OF_MEMORY", "out of memory");
-    for (i = 0; i < n; i++) {
-        array[i] = convert(arena, res, i);
-        if (array[i] == NULL)
+    for (n = 0; n < max_rows; n++) {
+        void *item = convert(arena, res, n);
+
+        if (item == NULL)
             return rs_error_set(err, RS_ENOMEM, "OUT_OF_MEMORY", "out of memory");
+        /*
+         * The row stays in the arena when it does not fit, which costs one
+         * row's memory until the call ends.
+         */
+        reply_bytes += item_field_size(item);
+        if (max_bytes > 0 && reply_bytes > (size_t)max_bytes) {
+            if (n == 0)
+                return first_row_too_large(reply_bytes, max_bytes, err);
+            break;
+        }
+        array[n] = item;
     }
     array[n] = NULL;
     *items = array;
-    *n_items = (size_t) n;
-    return rs_page_next_token(arena, res, page_size, id_col, created_col, filter, next_token,
-                              err);
+    *n_items = (size_t)n;
+    return rs_page_next_token(arena, res, n, id_col, created_col, filter, next_token, err);
 }

@@ -203,11 +203,11 @@ char *authz_int64_array(struct rs_call *call, const int64_t *ids, size_t n);
 /* Parses a bigint column; 0 for NULL. */
 int64_t authz_col_int64(const PGresult *res, int row, int col);
 
-/* A copy of a text column in the call's arena ("" for NULL). */
-char *authz_col_str(struct rs_call *call, const PGresult *res, int row, int col);
+/* A copy of a text column from arena ("" for NULL); NULL when out of memory. */
+char *authz_col_str(rs_arena *arena, const PGresult *res, int row, int col);
 
-/* A Timestamp for us microseconds since the epoch, from the call's arena. */
-Google__Protobuf__Timestamp *authz_timestamp(struct rs_call *call, int64_t us);
+/* A Timestamp for us microseconds since the epoch, from arena; NULL when out of memory. */
+Google__Protobuf__Timestamp *authz_timestamp(rs_arena *arena, int64_t us);
 
 /* --- paged listings ordered by (created_at, id), on roster/page.h --- */
 
@@ -234,16 +234,14 @@ RS_MUSTCHECK rs_status authz_page_start(int32_t page_size, const char *page_toke
                                         uint64_t filter, struct authz_page *page,
                                         struct rs_error *err);
 
-/* Converts one row into a message from the call's arena; NULL when out of memory. */
-typedef void *(*authz_row_fn)(struct rs_call *call, const PGresult *res, int row);
-
 /*
- * Converts the page's rows of res (at most page->size) into *items (from
- * the call's arena) and sets *next_token from the row beyond, whose id and
- * created microseconds are in id_col and created_col.
+ * Runs rs_page_rows for page with the call's arena and message limit: the
+ * page's rows of res become *items, and *next_token continues after the
+ * last of them. id_col and created_col hold each row's id and created
+ * microseconds.
  */
 RS_MUSTCHECK rs_status authz_page_finish(struct rs_call *call, const struct authz_page *page,
-                                         const PGresult *res, authz_row_fn convert,
+                                         const PGresult *res, rs_page_row_fn convert,
                                          int id_col, int created_col, void ***items,
                                          size_t *n_items, char **next_token,
                                          struct rs_error *err);

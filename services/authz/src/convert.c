@@ -19,15 +19,15 @@ authz_col_int64(const PGresult *res, int row, int col)
 }
 
 char *
-authz_col_str(struct rs_call *call, const PGresult *res, int row, int col)
+authz_col_str(rs_arena *arena, const PGresult *res, int row, int col)
 {
-    return rs_arena_strdup(rs_call_arena(call), PQgetvalue(res, row, col));
+    return rs_arena_strdup(arena, PQgetvalue(res, row, col));
 }
 
 Google__Protobuf__Timestamp *
-authz_timestamp(struct rs_call *call, int64_t us)
+authz_timestamp(rs_arena *arena, int64_t us)
 {
-    Google__Protobuf__Timestamp *ts = rs_arena_alloc(rs_call_arena(call), sizeof(*ts));
+    Google__Protobuf__Timestamp *ts = rs_arena_alloc(arena, sizeof(*ts));
     int64_t sec = us / 1000000;
     int64_t rem = us % 1000000;
 
@@ -78,22 +78,10 @@ authz_page_start(int32_t page_size, const char *page_token, uint64_t filter,
 
 rs_status
 authz_page_finish(struct rs_call *call, const struct authz_page *page, const PGresult *res,
-                  authz_row_fn convert, int id_col, int created_col, void ***items,
+                  rs_page_row_fn convert, int id_col, int created_col, void ***items,
                   size_t *n_items, char **next_token, struct rs_error *err)
 {
-    int n = PQntuples(res) < page->size ? PQntuples(res) : page->size;
-    void **out = rs_arena_alloc(rs_call_arena(call), (size_t)(n + 1) * sizeof(*out));
-    int i;
-
-    if (out == NULL)
-        return authz_nomem(err);
-    for (i = 0; i < n; i++) {
-        out[i] = convert(call, res, i);
-        if (out[i] == NULL)
-            return authz_nomem(err);
-    }
-    *items = out;
-    *n_items = (size_t)n;
-    return rs_page_next_token(rs_call_arena(call), res, page->size, id_col, created_col,
-                              page->filter, next_token, err);
+    return rs_page_rows(rs_call_arena(call), res, page->size, rs_call_max_message_bytes(call),
+                        convert, id_col, created_col, page->filter, items, n_items,
+                        next_token, err);
 }

@@ -32,11 +32,10 @@
     "LEFT JOIN authz.workspaces sw ON g.subject_type = 4 AND sw.id = g.subject_id "
 #define GRANT_CREATED_COL 9
 
-/* Returns the grant of a GRANT_COLS row (from the call's arena), or NULL when out of memory. */
+/* Returns the grant of a GRANT_COLS row (from arena), or NULL when out of memory. */
 static void *
-grant_from_row(struct rs_call *call, const PGresult *res, int row)
+grant_from_row(rs_arena *arena, const PGresult *res, int row)
 {
-    rs_arena *arena = rs_call_arena(call);
     Roster__Authz__V1__WorkGrant *g = rs_arena_alloc(arena, sizeof(*g));
     Roster__Authz__V1__Resource *r = rs_arena_alloc(arena, sizeof(*r));
     Roster__Authz__V1__Subject *s = rs_arena_alloc(arena, sizeof(*s));
@@ -46,23 +45,23 @@ grant_from_row(struct rs_call *call, const PGresult *res, int row)
     roster__authz__v1__work_grant__init(g);
     roster__authz__v1__resource__init(r);
     roster__authz__v1__subject__init(s);
-    g->grant_id = authz_col_str(call, res, row, 0);
-    r->type = authz_col_str(call, res, row, 1);
-    r->id = authz_col_str(call, res, row, 2);
-    r->workspace_id = authz_col_str(call, res, row, 3);
+    g->grant_id = authz_col_str(arena, res, row, 0);
+    r->type = authz_col_str(arena, res, row, 1);
+    r->id = authz_col_str(arena, res, row, 2);
+    r->workspace_id = authz_col_str(arena, res, row, 3);
     s->type = (Roster__Authz__V1__SubjectType)authz_col_int64(res, row, 4);
-    s->id = authz_col_str(call, res, row, 5);
+    s->id = authz_col_str(arena, res, row, 5);
     g->resource = r;
     g->subject = s;
     g->level = (Roster__Authz__V1__GrantLevel)authz_col_int64(res, row, 6);
     if (!PQgetisnull(res, row, 7)) {
-        g->expire_time = authz_timestamp(call, authz_col_int64(res, row, 7));
+        g->expire_time = authz_timestamp(arena, authz_col_int64(res, row, 7));
         if (g->expire_time == NULL)
             return NULL;
     }
-    g->granted_by = authz_col_str(call, res, row, 8);
-    g->create_time = authz_timestamp(call, authz_col_int64(res, row, 9));
-    g->invalidated_reason = authz_col_str(call, res, row, 10);
+    g->granted_by = authz_col_str(arena, res, row, 8);
+    g->create_time = authz_timestamp(arena, authz_col_int64(res, row, 9));
+    g->invalidated_reason = authz_col_str(arena, res, row, 10);
     if (g->grant_id == NULL || r->type == NULL || r->id == NULL || r->workspace_id == NULL ||
         s->id == NULL || g->granted_by == NULL || g->create_time == NULL ||
         g->invalidated_reason == NULL)
@@ -213,8 +212,8 @@ grant_body(rs_db_conn *conn, void *arg, struct rs_error *err)
     if (registered) {
         const char *given = ws_id;
 
-        ws_id = authz_col_str(o->call, res, 0, 0);
-        owner = authz_col_str(o->call, res, 0, 1);
+        ws_id = authz_col_str(rs_call_arena(o->call), res, 0, 0);
+        owner = authz_col_str(rs_call_arena(o->call), res, 0, 1);
         if (ws_id == NULL || owner == NULL)
             return authz_nomem(err);
         /* As RegisterResource: a work never moves between workspaces. */
@@ -352,7 +351,7 @@ AUTHZ_HANDLER(authz_grant)
     if (out == NULL)
         return authz_nomem(err);
     roster__authz__v1__grant_response__init(out);
-    out->grant = grant_from_row(call, o.res, 0);
+    out->grant = grant_from_row(rs_call_arena(call), o.res, 0);
     if (out->grant == NULL)
         return authz_nomem(err);
     out->revision = o.token;
@@ -381,8 +380,7 @@ revoke_body(rs_db_conn *conn, void *arg, struct rs_error *err)
         rs_error_meta(err, "grant_id", o->grant_id);
         return RS_ENOTFOUND;
     }
-    rc = check_grantor(conn, o->call, &actor, authz_col_str(o->call, res, 0, 0),
-                       authz_col_str(o->call, res, 0, 1), err);
+    rc = check_grantor(conn, o->call, &actor, PQgetvalue(res, 0, 0), PQgetvalue(res, 0, 1), err);
     if (rc == RS_OK)
         rc = authz_query(conn, o->call, "authz.grant_delete", AUTHZ_SQL_GRANT_DELETE, 2,
                          params, &res, err);

@@ -22,11 +22,10 @@
 #define MEMBER_ID_COL 2
 #define MEMBER_CREATED_COL 5
 
-/* Returns the member of a MEMBER_COLS row (from the call's arena), or NULL when out of memory. */
+/* Returns the member of a MEMBER_COLS row (from arena), or NULL when out of memory. */
 static void *
-member_from_row(struct rs_call *call, const PGresult *res, int row)
+member_from_row(rs_arena *arena, const PGresult *res, int row)
 {
-    rs_arena *arena = rs_call_arena(call);
     Roster__Authz__V1__WorkspaceMember *m = rs_arena_alloc(arena, sizeof(*m));
     const char *ids = PQgetvalue(res, row, 3);
     size_t n = 1;
@@ -35,9 +34,9 @@ member_from_row(struct rs_call *call, const PGresult *res, int row)
     if (m == NULL)
         return NULL;
     roster__authz__v1__workspace_member__init(m);
-    m->workspace_id = authz_col_str(call, res, row, 0);
+    m->workspace_id = authz_col_str(arena, res, row, 0);
     m->principal_type = (Roster__Authz__V1__PrincipalType)authz_col_int64(res, row, 1);
-    m->principal_id = authz_col_str(call, res, row, 2);
+    m->principal_id = authz_col_str(arena, res, row, 2);
     for (p = ids; *p != '\0'; p++)
         n += *p == ',';
     m->role_ids = rs_arena_alloc(arena, n * sizeof(int64_t));
@@ -256,7 +255,7 @@ AUTHZ_HANDLER(authz_set_workspace_member)
     if (out == NULL)
         return authz_nomem(err);
     roster__authz__v1__workspace_member_response__init(out);
-    out->member = member_from_row(call, o.res, 0);
+    out->member = member_from_row(rs_call_arena(call), o.res, 0);
     if (out->member == NULL)
         return authz_nomem(err);
     out->revision = o.token;

@@ -52,7 +52,7 @@ role_from_row(struct rs_call *call, const PGresult *res, int row,
         return authz_nomem(err);
     roster__authz__v1__org_role__init(r);
     r->role_id = authz_col_int64(res, row, 0);
-    r->name = authz_col_str(call, res, row, 1);
+    r->name = authz_col_str(rs_call_arena(call), res, row, 1);
     if (r->name == NULL)
         return authz_nomem(err);
     *out = r;

@@ -254,7 +254,7 @@ unregister_body(rs_db_conn *conn, void *arg, struct rs_error *err)
         rs_error_meta(err, "field", "resource");
         return RS_ENOTFOUND;
     }
-    ws_id = authz_col_str(o->call, res, 0, 0);
+    ws_id = authz_col_str(rs_call_arena(o->call), res, 0, 0);
     if (ws_id == NULL)
         return authz_nomem(err);
     ok = strcmp(PQgetvalue(res, 0, 1), actor.user_id) == 0;

@@ -86,14 +86,10 @@ bad:
     return RS_EINVAL;
 }
 
-/*
- * Returns the workspace of an AUTHZ_WS_COLS row (from the call's arena), or NULL
- * when out of memory.
- */
+/* Returns the workspace of an AUTHZ_WS_COLS row (from arena), or NULL when out of memory. */
 static void *
-ws_from_row(struct rs_call *call, const PGresult *res, int row)
+ws_from_row(rs_arena *arena, const PGresult *res, int row)
 {
-    rs_arena *arena = rs_call_arena(call);
     Roster__Authz__V1__Workspace *w = rs_arena_alloc(arena, sizeof(*w));
     Roster__Authz__V1__WorkspaceFlags *f = rs_arena_alloc(arena, sizeof(*f));
 
@@ -101,11 +97,11 @@ ws_from_row(struct rs_call *call, const PGresult *res, int row)
         return NULL;
     roster__authz__v1__workspace__init(w);
     roster__authz__v1__workspace_flags__init(f);
-    w->workspace_id = authz_col_str(call, res, row, 0);
-    w->organization_id = authz_col_str(call, res, row, 1);
-    w->name = authz_col_str(call, res, row, 2);
-    w->description = authz_col_str(call, res, row, 3);
-    w->owner_user_id = authz_col_str(call, res, row, 4);
+    w->workspace_id = authz_col_str(arena, res, row, 0);
+    w->organization_id = authz_col_str(arena, res, row, 1);
+    w->name = authz_col_str(arena, res, row, 2);
+    w->description = authz_col_str(arena, res, row, 3);
+    w->owner_user_id = authz_col_str(arena, res, row, 4);
     w->mode = (Roster__Authz__V1__WorkspaceMode)authz_col_int64(res, row, 5);
     f->allow_publish = PQgetvalue(res, row, 6)[0] == 't';
     f->allow_share = PQgetvalue(res, row, 7)[0] == 't';
@@ -113,7 +109,7 @@ ws_from_row(struct rs_call *call, const PGresult *res, int row)
     f->only_admin_create_datasource = PQgetvalue(res, row, 9)[0] == 't';
     f->use_comment = PQgetvalue(res, row, 10)[0] == 't';
     w->flags = f;
-    w->create_time = authz_timestamp(call, authz_col_int64(res, row, AUTHZ_WS_CREATED_COL));
+    w->create_time = authz_timestamp(arena, authz_col_int64(res, row, AUTHZ_WS_CREATED_COL));
     if (w->workspace_id == NULL || w->organization_id == NULL || w->name == NULL ||
         w->description == NULL || w->owner_user_id == NULL || w->create_time == NULL)
         return NULL;
@@ -144,7 +140,7 @@ authz_workspace_lock(rs_db_conn *conn, struct rs_call *call, const char *org_id,
         return RS_ENOTFOUND;
     }
     if (owner_id != NULL) {
-        *owner_id = authz_col_str(call, res, 0, 0);
+        *owner_id = authz_col_str(rs_call_arena(call), res, 0, 0);
         if (*owner_id == NULL)
             return authz_nomem(err);
     }
@@ -294,7 +290,7 @@ ws_response(struct ws_op *o, ProtobufCMessage **resp, struct rs_error *err)
     if (out == NULL)
         return authz_nomem(err);
     roster__authz__v1__workspace_response__init(out);
-    out->workspace = ws_from_row(o->call, o->res, 0);
+    out->workspace = ws_from_row(rs_call_arena(o->call), o->res, 0);
     if (out->workspace == NULL)
         return authz_nomem(err);
     out->revision = o->token != NULL ? o->token : (char *)"";

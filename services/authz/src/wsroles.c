@@ -296,7 +296,8 @@ AUTHZ_HANDLER(authz_list_workspace_roles)
                                     "could not read the permissions of workspace role %s",
                                     PQgetvalue(res, row, 0));
             out->roles[i] = role_message(call, authz_col_int64(res, row, 0),
-                                         authz_col_str(call, res, row, 1), false, &perms);
+                                         authz_col_str(rs_call_arena(call), res, row, 1),
+                                         false, &perms);
         }
         if (out->roles[i] == NULL)
             return authz_nomem(err);

@@ -384,9 +384,9 @@ identity_list_user_groups(struct rs_call *call, const ProtobufCMessage *msg,
         goto out;
     }
     roster__identity__v1__list_user_groups_response__init(out);
-    rc = rs_page_rows(arena, res, page_size, identity_group_row, 0, IDENTITY_GROUP_CREATED_COL,
-                      filter, (void ***)&out->groups, &out->n_groups, &out->next_page_token,
-                      err);
+    rc = rs_page_rows(arena, res, page_size, rs_call_max_message_bytes(call),
+                      identity_group_row, 0, IDENTITY_GROUP_CREATED_COL, filter,
+                      (void ***)&out->groups, &out->n_groups, &out->next_page_token, err);
     if (rc == RS_OK)
         *resp = &out->base;
 out:

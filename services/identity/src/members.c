@@ -239,9 +239,9 @@ identity_list_user_group_members(struct rs_call *call, const ProtobufCMessage *m
     if (out == NULL)
         goto nomem;
     roster__identity__v1__list_users_response__init(out);
-    rc = rs_page_rows(arena, res, page_size, identity_user_row, 0, IDENTITY_USER_CREATED_COL,
-                      filter, (void ***)&out->users, &out->n_users, &out->next_page_token,
-                      err);
+    rc = rs_page_rows(arena, res, page_size, rs_call_max_message_bytes(call),
+                      identity_user_row, 0, IDENTITY_USER_CREATED_COL, filter,
+                      (void ***)&out->users, &out->n_users, &out->next_page_token, err);
     if (rc == RS_OK)
         *resp = &out->base;
     goto out;
@@ -302,9 +302,9 @@ identity_list_groups_of_user(struct rs_call *call, const ProtobufCMessage *msg,
     if (out == NULL)
         goto nomem;
     roster__identity__v1__list_user_groups_response__init(out);
-    rc = rs_page_rows(arena, res, page_size, identity_group_row, 0, IDENTITY_GROUP_CREATED_COL,
-                      filter, (void ***)&out->groups, &out->n_groups, &out->next_page_token,
-                      err);
+    rc = rs_page_rows(arena, res, page_size, rs_call_max_message_bytes(call),
+                      identity_group_row, 0, IDENTITY_GROUP_CREATED_COL, filter,
+                      (void ***)&out->groups, &out->n_groups, &out->next_page_token, err);
     if (rc == RS_OK)
         *resp = &out->base;
     goto out;

@@ -443,9 +443,9 @@ identity_list_users(struct rs_call *call, const ProtobufCMessage *msg,
         goto out;
     }
     roster__identity__v1__list_users_response__init(out);
-    rc = rs_page_rows(arena, res, page_size, identity_user_row, 0, IDENTITY_USER_CREATED_COL,
-                      filter, (void ***)&out->users, &out->n_users, &out->next_page_token,
-                      err);
+    rc = rs_page_rows(arena, res, page_size, rs_call_max_message_bytes(call),
+                      identity_user_row, 0, IDENTITY_USER_CREATED_COL, filter,
+                      (void ***)&out->users, &out->n_users, &out->next_page_token, err);
     if (rc != RS_OK)
         goto out;
     *resp = &out->base;

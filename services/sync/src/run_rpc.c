@@ -462,8 +462,8 @@ sync_list_runs(struct rs_call *call, const ProtobufCMessage *msg, ProtobufCMessa
     if (out == NULL)
         return sync_nomem(err);
     roster__sync__v1__list_runs_response__init(out);
-    rc = rs_page_rows(arena, o.res, size, run_row, 0, 7, filter, (void ***) &out->runs,
-                      &out->n_runs, &out->next_page_token, err);
+    rc = rs_page_rows(arena, o.res, size, rs_call_max_message_bytes(call), run_row, 0, 7,
+                      filter, (void ***) &out->runs, &out->n_runs, &out->next_page_token, err);
     if (rc != RS_OK)
         return rc;
     *resp = &out->base;
@@ -552,8 +552,9 @@ sync_list_run_items(struct rs_call *call, const ProtobufCMessage *msg, ProtobufC
     if (out == NULL)
         return sync_nomem(err);
     roster__sync__v1__list_run_items_response__init(out);
-    rc = rs_page_rows(arena, o.res, size, item_from_row, 9, 0, filter, (void ***) &out->items,
-                      &out->n_items, &out->next_page_token, err);
+    rc = rs_page_rows(arena, o.res, size, rs_call_max_message_bytes(call), item_from_row, 9,
+                      0, filter, (void ***) &out->items, &out->n_items, &out->next_page_token,
+                      err);
     if (rc != RS_OK)
         return rc;
     *resp = &out->base;

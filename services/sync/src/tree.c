@@ -220,8 +220,9 @@ sync_list_departments(struct rs_call *call, const ProtobufCMessage *msg,
     if (out == NULL)
         goto nomem;
     roster__sync__v1__list_departments_response__init(out);
-    rc = rs_page_rows(arena, res, page_size, dept_from_row, DEPT_ID_COL, DEPT_KEY_COL, filter,
-                      (void ***) &out->departments, &out->n_departments, &out->next_page_token, err);
+    rc = rs_page_rows(arena, res, page_size, rs_call_max_message_bytes(call), dept_from_row,
+                      DEPT_ID_COL, DEPT_KEY_COL, filter, (void ***) &out->departments,
+                      &out->n_departments, &out->next_page_token, err);
     if (rc == RS_OK)
         *resp = &out->base;
     goto out;
@@ -299,8 +300,9 @@ sync_list_members(struct rs_call *call, const ProtobufCMessage *msg, ProtobufCMe
     if (out == NULL)
         goto nomem;
     roster__sync__v1__list_members_response__init(out);
-    rc = rs_page_rows(arena, res, page_size, member_from_row, MEMBER_ID_COL, MEMBER_KEY_COL, filter,
-                      (void ***) &out->members, &out->n_members, &out->next_page_token, err);
+    rc = rs_page_rows(arena, res, page_size, rs_call_max_message_bytes(call), member_from_row,
+                      MEMBER_ID_COL, MEMBER_KEY_COL, filter, (void ***) &out->members,
+                      &out->n_members, &out->next_page_token, err);
     if (rc == RS_OK)
         *resp = &out->base;
     goto out;

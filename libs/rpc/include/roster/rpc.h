@@ -149,7 +149,10 @@ const char *rs_call_actor(struct rs_call *call);
 const char *rs_call_caller(struct rs_call *call);
 /* Returns true if the caller's token carries scope (e.g. "sync"). */
 bool rs_call_has_scope(struct rs_call *call, const char *scope);
-/* Returns the largest message the server sends or receives, in bytes. */
+/*
+ * Returns the largest message the server sends or receives, in bytes. Always
+ * positive, because the server maps a configured value <= 0 to 4 MiB.
+ */
 int rs_call_max_message_bytes(struct rs_call *call);
 /* Milliseconds left before the call's deadline; INT64_MAX when none. */
 int64_t rs_call_remaining_ms(struct rs_call *call);

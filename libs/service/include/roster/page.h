@@ -50,28 +50,49 @@ RS_MUSTCHECK rs_status rs_page_token_decode(const char *token, uint64_t filter,
                                             struct rs_page_key *out, struct rs_error *err);
 
 /*
- * Sets the next page token of a listing that fetched page_size + 1 rows:
- * a row beyond page_size means more remain, so *next_token (from arena)
- * gets the key of the last returned row, whose id and created_us (bigint
- * microseconds) are in columns id_col and created_col. "" on the last page.
+ * Sets *next_token for a page made of the first n_returned rows of res.
+ * When res has more rows, the token (from arena) is the key of row
+ * n_returned - 1, the last row returned. Its id is in column id_col, and
+ * its position in created_col: created_us as bigint microseconds, or
+ * another bigint such as a sequence number. Otherwise *next_token is ""
+ * (static). Returns RS_ENOMEM (OUT_OF_MEMORY), or RS_EINTERNAL if the
+ * token cannot be encoded.
  */
 RS_MUSTCHECK rs_status rs_page_next_token(rs_arena *arena, const PGresult *res,
-                                          int page_size, int id_col, int created_col,
+                                          int n_returned, int id_col, int created_col,
                                           uint64_t filter, char **next_token,
                                           struct rs_error *err);
 
-/* Converts row of res into a message allocated from arena; NULL when out of memory. */
+/*
+ * Converts row of res into a protobuf-c message (a struct whose first member
+ * is its ProtobufCMessage base) allocated from arena; NULL when out of memory.
+ */
 typedef void *(*rs_page_row_fn)(rs_arena *arena, const PGresult *res, int row);
 
 /*
- * Converts the first page_size rows of res with convert into *items (an
- * array from arena, NULL after the last) and *n_items, then sets
- * *next_token as rs_page_next_token does. Returns RS_ENOMEM
- * (OUT_OF_MEMORY) or rs_page_next_token's error.
+ * Bytes of a list reply that rs_page_rows keeps free for fields other than
+ * the repeated items. next_page_token takes at most 3 + RS_PAGE_TOKEN_MAX
+ * (tag, length, token), and the rest covers small scalar fields.
+ */
+#define RS_PAGE_REPLY_RESERVE 512
+
+/*
+ * Converts up to page_size rows of res with convert into *items (an array
+ * from arena, NULL after the last) and *n_items. res holds up to
+ * page_size + 1 rows in page order. max_bytes is the call's message limit
+ * in bytes, as rs_call_max_message_bytes returns it, and 0 or less means
+ * no limit. The page ends before page_size rows when one more would make
+ * the packed reply larger than max_bytes. The reply is counted as the
+ * items in a repeated message field numbered 1 to 2047, plus
+ * RS_PAGE_REPLY_RESERVE bytes for its other fields. *next_token is set as
+ * rs_page_next_token does for the rows returned, so the next page starts
+ * right after the last of them. Returns RS_ERESOURCE (RESPONSE_TOO_LARGE,
+ * meta max_message_bytes) when the first row alone does not fit,
+ * RS_ENOMEM (OUT_OF_MEMORY) or rs_page_next_token's error.
  */
 RS_MUSTCHECK rs_status rs_page_rows(rs_arena *arena, const PGresult *res, int page_size,
-                                    rs_page_row_fn convert, int id_col, int created_col,
-                                    uint64_t filter, void ***items, size_t *n_items,
-                                    char **next_token, struct rs_error *err);
+                                    int max_bytes, rs_page_row_fn convert, int id_col,
+                                    int created_col, uint64_t filter, void ***items,
+                                    size_t *n_items, char **next_token, struct rs_error *err);
 
 #endif /* RS_PAGE_H */
