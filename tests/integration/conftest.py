@@ -151,9 +151,9 @@ class Authz:
                           timeout=15)
 
 
-def _start_authz(ctx, name):
+def _start_authz(ctx, name, **extra_env):
     binary = rl.authz_binary()
-    env = rl.identity_env(ctx.conninfo, ctx.tokens_file)
+    env = rl.identity_env(ctx.conninfo, ctx.tokens_file, **extra_env)
     server = rl.Identity(binary, env, os.path.join(ctx.tmpdir, name + ".log"))
     server.start()
     server.wait_health()
@@ -183,6 +183,16 @@ def az(ctx):
 def az2(ctx, az):
     """A second roster-authz replica on the same database."""
     a = _start_authz(ctx, "authz2")
+    try:
+        yield a
+    finally:
+        _stop_authz(ctx, a)
+
+
+@pytest.fixture
+def az_small_messages(ctx, az):
+    """A roster-authz replica whose ROSTER_MAX_MESSAGE_BYTES is 4096."""
+    a = _start_authz(ctx, "authz-small", ROSTER_MAX_MESSAGE_BYTES="4096")
     try:
         yield a
     finally:

@@ -133,6 +133,32 @@ def test_list_allowed_resources_paged(ctx, az):
     assert list(export.resources) == []
 
 
+def test_list_allowed_resources_fit_message_limit(ctx, az, az_small_messages):
+    # Each work's id is 43 CJK characters (126 bytes), so a page of 1,000
+    # works cannot fit in the replica's 4096-byte limit. Pages end early,
+    # and the tokens still give every work exactly once.
+    w = al.World(ctx, az)
+    ws = w.workspace()
+    ids = ["看板%03d" % i + "数" * 40 for i in range(120)]
+    for rid in ids:
+        w.register(w.resource(ws, rid=rid))
+    got, sizes, token = [], [], ""
+    while True:
+        page = w.call("ListAllowedResources", apb.ListAllowedResourcesRequest(
+            organization_id=w.org_id, user_id=w.owner_id, resource_type="dashboard",
+            permission="edit", page_size=1000, page_token=token, consistency=al.FRESH),
+            az=az_small_messages)
+        assert page.ByteSize() <= 4096, page.ByteSize()
+        assert page.resources, "page %d is empty" % len(sizes)
+        got.extend(r.id for r in page.resources)
+        sizes.append(len(page.resources))
+        token = page.next_page_token
+        if not token:
+            break
+    assert len(sizes) >= 4, sizes
+    assert got == sorted(ids), "works repeated, missing or out of order"
+
+
 def test_checking_others(ctx, az):
     w = al.World(ctx, az)
     ws = w.workspace()

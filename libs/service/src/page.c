@@ -183,16 +183,36 @@ item_field_size(const void *item)
     return ITEM_TAG_BYTES + varint_size(len) + len;
 }
 
-static rs_status
-first_row_too_large(size_t reply_bytes, int max_bytes, struct rs_error *err)
+void
+rs_page_budget_init(struct rs_page_budget *budget, int max_bytes)
 {
+    budget->used_bytes = RS_PAGE_REPLY_RESERVE;
+    budget->max_bytes = max_bytes;
+}
+
+bool
+rs_page_budget_take(struct rs_page_budget *budget, const void *item)
+{
+    size_t used_bytes = budget->used_bytes + item_field_size(item);
+
+    if (budget->max_bytes > 0 && used_bytes > (size_t)budget->max_bytes)
+        return false;
+    budget->used_bytes = used_bytes;
+    return true;
+}
+
+rs_status
+rs_page_item_too_large(const struct rs_page_budget *budget, const void *item,
+                       struct rs_error *err)
+{
+    size_t reply_bytes = budget->used_bytes + item_field_size(item);
     char limit[24];
 
-    snprintf(limit, sizeof(limit), "%d", max_bytes);
+    snprintf(limit, sizeof(limit), "%d", budget->max_bytes);
     rs_error_set(err, RS_ERESOURCE, "RESPONSE_TOO_LARGE",
                  "the next item alone needs a reply of up to %zu bytes, above the server's "
                  "limit of %d bytes: raise the server's ROSTER_MAX_MESSAGE_BYTES",
-                 reply_bytes, max_bytes);
+                 reply_bytes, budget->max_bytes);
     rs_error_meta(err, "max_message_bytes", limit);
     return RS_ERESOURCE;
 }
@@ -203,10 +223,11 @@ rs_page_rows(rs_arena *arena, const PGresult *res, int page_size, int max_bytes,
              void ***items, size_t *n_items, char **next_token, struct rs_error *err)
 {
     int max_rows = PQntuples(res) < page_size ? PQntuples(res) : page_size;
-    size_t reply_bytes = RS_PAGE_REPLY_RESERVE;
+    struct rs_page_budget budget;
     void **array;
     int n;
 
+    rs_page_budget_init(&budget, max_bytes);
     array = rs_arena_alloc(arena, sizeof(*array) * (size_t)(max_rows + 1));
     if (array == NULL)
         return rs_error_set(err, RS_ENOMEM, "OUT_OF_MEMORY", "out of memory");
@@ -219,10 +240,9 @@ rs_page_rows(rs_arena *arena, const PGresult *res, int page_size, int max_bytes,
          * The row stays in the arena when it does not fit, which costs one
          * row's memory until the call ends.
          */
-        reply_bytes += item_field_size(item);
-        if (max_bytes > 0 && reply_bytes > (size_t)max_bytes) {
+        if (!rs_page_budget_take(&budget, item)) {
             if (n == 0)
-                return first_row_too_large(reply_bytes, max_bytes, err);
+                return rs_page_item_too_large(&budget, item, err);
             break;
         }
         array[n] = item;

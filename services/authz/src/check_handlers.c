@@ -18,6 +18,7 @@
 #include "revision.h"
 #include "roster/authz/v1/authz.pb-c.h"
 #include "roster/clock.h"
+#include "roster/page.h"
 #include "roster/str.h"
 
 #define BATCH_MAX 100
@@ -481,8 +482,10 @@ list_resource(rs_arena *arena, const struct authz_snapshot *s, const struct snap
 
 /*
  * Scans the registered works of the type in resource_id order from the
- * token on. A page is cut only when it is full AND a further allowed work
- * exists, so next_page_token is empty exactly when nothing is left.
+ * token on. A page ends when it holds page_size works or when one more would
+ * make the reply larger than the message limit. It gets a next_page_token
+ * only when a further allowed work exists, so the token is empty exactly
+ * when nothing is left.
  */
 rs_status
 authz_list_allowed_resources(struct rs_call *call, const ProtobufCMessage *msg,
@@ -494,6 +497,8 @@ authz_list_allowed_resources(struct rs_call *call, const ProtobufCMessage *msg,
     Roster__Authz__V1__ListAllowedResourcesResponse *out;
     struct question q;
     struct authz_question aq;
+    struct rs_page_budget budget;
+    Roster__Authz__V1__Resource *item;
     const char *subject = NULL;
     char after[160];
     uint64_t filter;
@@ -563,6 +568,7 @@ authz_list_allowed_resources(struct rs_call *call, const ProtobufCMessage *msg,
     aq.resource_type = req->resource_type;
     aq.workspace_id = "";
     aq.now_us = now_unix_us();
+    rs_page_budget_init(&budget, rs_call_max_message_bytes(call));
     for (i = snap_resource_lower_bound(q.snap, type, after);
          i < q.snap->n_resources && q.snap->resources[i].type == type; i++) {
         const struct snap_resource *r = &q.snap->resources[i];
@@ -576,22 +582,30 @@ authz_list_allowed_resources(struct rs_call *call, const ProtobufCMessage *msg,
             goto out;
         if (!answer.allowed)
             continue;
-        if (out->n_resources == (size_t)page_size) {
-            const char *last = out->resources[page_size - 1]->id;
-
-            out->next_page_token = list_token_make(arena, filter, last);
-            if (out->next_page_token == NULL) {
-                rc = nomem(err);
+        if (out->n_resources == (size_t)page_size)
+            break;
+        item = list_resource(arena, q.snap, r);
+        if (item == NULL) {
+            rc = nomem(err);
+            goto out;
+        }
+        if (!rs_page_budget_take(&budget, item)) {
+            if (out->n_resources == 0) {
+                rc = rs_page_item_too_large(&budget, item, err);
                 goto out;
             }
             break;
         }
-        out->resources[out->n_resources] = list_resource(arena, q.snap, r);
-        if (out->resources[out->n_resources] == NULL) {
+        out->resources[out->n_resources++] = item;
+    }
+    if (i < q.snap->n_resources && q.snap->resources[i].type == type) {
+        const char *last = out->resources[out->n_resources - 1]->id;
+
+        out->next_page_token = list_token_make(arena, filter, last);
+        if (out->next_page_token == NULL) {
             rc = nomem(err);
             goto out;
         }
-        out->n_resources++;
     }
     out->revision = rs_arena_strdup(arena, q.revision);
     if (out->revision == NULL) {

@@ -15,7 +15,7 @@ add_library(authz_engine_for_tests STATIC
     ${RS_AUTHZ_ENGINE_SRC}/engine.c
     ${RS_AUTHZ_ENGINE_SRC}/engine_listen.c)
 target_include_directories(authz_engine_for_tests PUBLIC ${RS_AUTHZ_ENGINE_SRC})
-target_link_libraries(authz_engine_for_tests PUBLIC rs_rpc rs_db rs_core rs_proto Threads::Threads)
+target_link_libraries(authz_engine_for_tests PUBLIC rs_service rs_rpc rs_db rs_core rs_proto Threads::Threads)
 rs_target_warnings(authz_engine_for_tests)
 
 foreach(t test_check test_revision)

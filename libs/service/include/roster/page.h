@@ -6,6 +6,7 @@
 #ifndef RS_PAGE_H
 #define RS_PAGE_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -70,11 +71,39 @@ RS_MUSTCHECK rs_status rs_page_next_token(rs_arena *arena, const PGresult *res,
 typedef void *(*rs_page_row_fn)(rs_arena *arena, const PGresult *res, int row);
 
 /*
- * Bytes of a list reply that rs_page_rows keeps free for fields other than
- * the repeated items. next_page_token takes at most 3 + RS_PAGE_TOKEN_MAX
+ * Bytes of a list reply that a page budget keeps free for fields other
+ * than the repeated items. next_page_token takes at most 3 + RS_PAGE_TOKEN_MAX
  * (tag, length, token), and the rest covers small scalar fields.
  */
 #define RS_PAGE_REPLY_RESERVE 512
+
+/*
+ * The byte budget of one list reply. max_bytes is the call's message limit
+ * in bytes, as rs_call_max_message_bytes returns it, and 0 or less means
+ * no limit. used_bytes starts at RS_PAGE_REPLY_RESERVE for the reply's fields
+ * other than its repeated items.
+ */
+struct rs_page_budget {
+    size_t used_bytes;
+    int max_bytes;
+};
+
+void rs_page_budget_init(struct rs_page_budget *budget, int max_bytes);
+
+/*
+ * Counts item (a protobuf-c message, borrowed) as one more element of a
+ * repeated message field numbered 1 to 2047. Returns false, and counts
+ * nothing, when the reply would then exceed the budget.
+ */
+bool rs_page_budget_take(struct rs_page_budget *budget, const void *item);
+
+/*
+ * Sets err for a reply whose first item alone does not fit budget:
+ * RS_ERESOURCE (RESPONSE_TOO_LARGE, meta max_message_bytes). item is the
+ * item that rs_page_budget_take rejected, borrowed.
+ */
+RS_MUSTCHECK rs_status rs_page_item_too_large(const struct rs_page_budget *budget,
+                                              const void *item, struct rs_error *err);
 
 /*
  * Converts up to page_size rows of res with convert into *items (an array
