@@ -1,9 +1,10 @@
 """Start Sync against a roster-identity whose ROSTER_MAX_MESSAGE_BYTES is
-3 KiB. At that limit every batch call of Start Sync has to be split:
-CreateUserGroups (request and reply), CreateUsers (about 1 KB per member
-entry), and AddUserGroupMembers / RemoveUserGroupMembers (100 user ids take
-3.5 KB). One ordinary entry still fits. A member in 100 departments does
-not, because its CreateUsers entry carries 100 group ids (4.3 KB)."""
+3 KiB. At that limit every batch call of Start Sync has to be split. For
+CreateUserGroups both the request and the reply are too large. A
+CreateUsers member entry takes about 1 KB, and 100 user ids of
+AddUserGroupMembers or RemoveUserGroupMembers take 3.5 KB. One ordinary
+entry still fits. A member in 100 departments does not, because its
+CreateUsers entry carries 100 group ids (4.3 KB)."""
 
 import os
 

@@ -62,6 +62,13 @@ bool rs_db__sqlstate_retryable(const char *sqlstate);
 rs_status rs_db__result_status(rs_db_conn *conn, const char *stmt, const PGresult *res,
                                struct rs_error *err);
 
+/*
+ * Turns JIT off on a new connection (pooled or a listener's) unless its
+ * options (conninfo, PGOPTIONS or a service file) name jit. RS_EUNAVAIL
+ * (DATABASE_UNAVAILABLE) with libpq's message as detail when the SET fails.
+ */
+rs_status rs_db__jit_off(PGconn *pg, struct rs_error *err);
+
 /* Returns true when conn can no longer be used and must be closed. */
 bool rs_db__conn_broken(const rs_db_conn *conn);
 

@@ -20,6 +20,7 @@
 #include "roster/alloc.h"
 #include "roster/clock.h"
 #include "roster/log.h"
+#include "db_int.h"
 
 /* How often the thread wakes to see whether it should stop. */
 #define LISTEN_POLL_MS 200
@@ -77,6 +78,7 @@ listen_connect(struct rs_db_listener *l)
     char sql[LISTEN_NAME_MAX + 8];
     PGconn *conn = PQconnectdbParams(keys, values, 1);
     PGresult *res;
+    struct rs_error err;
 
     if (conn == NULL)
         return NULL;
@@ -84,6 +86,13 @@ listen_connect(struct rs_db_listener *l)
     if (PQstatus(conn) != CONNECTION_OK) {
         rs_log_warn(NULL, "could not connect to listen for changes", "channel", l->channel,
                     "detail", PQerrorMessage(conn), NULL);
+        PQfinish(conn);
+        return NULL;
+    }
+    rs_error_clear(&err);
+    if (rs_db__jit_off(conn, &err) != RS_OK) {
+        rs_log_warn(NULL, "could not turn JIT off on the change-notification connection",
+                    "channel", l->channel, "detail", err.detail, NULL);
         PQfinish(conn);
         return NULL;
     }

@@ -144,12 +144,11 @@ notice_to_log(void *arg, const char *message)
 }
 
 /*
- * Turns JIT off unless the connection's options (conninfo, PGOPTIONS or a
- * service file) name it. Roster's statements are short, and one Start Sync
- * query spent 28 ms in JIT compilation for 2 ms of execution.
+ * Roster's statements are short, and one Start Sync query spent 28 ms in
+ * JIT compilation for 2 ms of execution.
  */
-static rs_status
-jit_off(PGconn *pg, struct rs_error *err)
+rs_status
+rs_db__jit_off(PGconn *pg, struct rs_error *err)
 {
     PQconninfoOption *opts = PQconninfo(pg);
     PQconninfoOption *o;
@@ -210,7 +209,7 @@ conn_open(const rs_db_pool *pool, rs_db_conn **out, struct rs_error *err)
         goto out;
     }
     PQsetNoticeProcessor(conn->pg, notice_to_log, NULL);
-    rc = jit_off(conn->pg, err);
+    rc = rs_db__jit_off(conn->pg, err);
     if (rc != RS_OK)
         goto out;
     snprintf(pid, sizeof(pid), "%d", PQbackendPID(conn->pg));

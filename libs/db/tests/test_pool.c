@@ -1,7 +1,8 @@
 /*
  * libs/db/tests/test_pool.c
  *    The pool: sharing few connections among many threads, acquire
- *    timeouts, replacing broken connections, unreachable servers.
+ *    timeouts, replacing broken connections, unreachable servers, and the
+ *    JIT rule of new connections.
  */
 #include "db_test.h"
 
@@ -13,6 +14,7 @@
 #include <unistd.h>
 
 #include "roster/clock.h"
+#include "db_int.h"
 
 #define SHARE_THREADS 8
 #define SHARE_ROUNDS 10
@@ -303,6 +305,43 @@ jit_off_unless_options_name_it(void **state)
     assert_int_equal(unsetenv("PGOPTIONS"), 0);
 }
 
+/* Compares the value of a setting on a connection outside the pool with want. */
+static void
+assert_pg_setting(PGconn *pg, const char *name, const char *want)
+{
+    const char *params[1] = { name };
+    PGresult *res = PQexecParams(pg, "SELECT current_setting($1)", 1, NULL, params, NULL,
+                                 NULL, 0);
+
+    assert_int_equal(PQresultStatus(res), PGRES_TUPLES_OK);
+    assert_string_equal(PQgetvalue(res, 0, 0), want);
+    PQclear(res);
+}
+
+/* The LISTEN connection is opened outside the pool and follows the same rule. */
+static void
+jit_rule_applies_outside_pool(void **state)
+{
+    struct rs_error err;
+    PGconn *pg;
+    const char *url = dbt_url_or_skip();
+
+    (void)state;
+    pg = PQconnectdb(url);
+    assert_int_equal(PQstatus(pg), CONNECTION_OK);
+    assert_int_equal(rs_db__jit_off(pg, &err), RS_OK);
+    assert_pg_setting(pg, "jit", "off");
+    PQfinish(pg);
+
+    assert_int_equal(setenv("PGOPTIONS", "-c jit=on", 1), 0);
+    pg = PQconnectdb(url);
+    assert_int_equal(PQstatus(pg), CONNECTION_OK);
+    assert_int_equal(rs_db__jit_off(pg, &err), RS_OK);
+    assert_pg_setting(pg, "jit", "on");
+    PQfinish(pg);
+    assert_int_equal(unsetenv("PGOPTIONS"), 0);
+}
+
 static void
 unreachable_server_fails_fast(void **state)
 {
@@ -362,6 +401,7 @@ main(void)
         cmocka_unit_test(connection_left_in_transaction_is_closed),
         cmocka_unit_test(healthy_connection_is_reused),
         cmocka_unit_test(jit_off_unless_options_name_it),
+        cmocka_unit_test(jit_rule_applies_outside_pool),
         cmocka_unit_test(unreachable_server_fails_fast),
         cmocka_unit_test(pool_create_rejects_bad_input),
     };

@@ -373,8 +373,7 @@ plan_tx(rs_db_conn *conn, void *arg, struct rs_error *err)
     struct sync_dp_apply *a = arg;
     rs_status rc;
 
-    rc = rs_db_query(conn, "sync.plan_no_nestloop", "SET LOCAL enable_nestloop = off", 0,
-                     NULL, NULL, err);
+    rc = sync_dp_disable_nestloop(conn, err);
     if (rc == RS_OK)
         rc = rs_db_query(conn, "sync.plan_work_mem", "SET LOCAL work_mem = '32MB'", 0, NULL,
                          NULL, err);

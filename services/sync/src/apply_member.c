@@ -617,6 +617,16 @@ out:
     return rc;
 }
 
+/* Waits for the turn of the chunk that starts at member from. */
+static rs_status
+enter_gate(const struct sync_dp_gate *gate, size_t from, struct rs_error *err)
+{
+    if (gate->enter(gate->arg))
+        return RS_OK;
+    return rs_error_set(err, RS_ECANCELLED, "EARLIER_CHUNK_FAILED",
+                        "members from %zu were not applied: an earlier chunk failed", from);
+}
+
 rs_status
 sync_dp_apply_members(struct sync_dp_apply *a, size_t from, size_t to,
                       const struct sync_dp_gate *gate, struct member_chunk **out,
@@ -662,8 +672,14 @@ sync_dp_apply_members(struct sync_dp_apply *a, size_t from, size_t to,
             fail_with(w, RS_EPRECOND, "MEMBER_TO_BE_DELETED",
                       "member is marked to be deleted: it left the directory");
     }
-    if (c->n == 0)
+    if (c->n == 0) {
+        /* Nothing to apply, but the turn still passes through this chunk
+         * on its way to the next one. */
+        rc = enter_gate(gate, from, err);
+        if (rc == RS_OK)
+            gate->leave(gate->arg);
         goto out;
+    }
     rc = sync_dp_acquire(a->svc, &conn, err);
     if (rc == RS_OK)
         rc = load_states(c, conn, err);
@@ -676,9 +692,8 @@ sync_dp_apply_members(struct sync_dp_apply *a, size_t from, size_t to,
         rc = plan_groups(c, w, &w->st, err);
         w->creating = !w->st.found;
     }
-    if (rc == RS_OK && !gate->enter(gate->arg))
-        rc = rs_error_set(err, RS_ECANCELLED, "EARLIER_CHUNK_FAILED",
-                          "members from %zu were not applied: an earlier chunk failed", from);
+    if (rc == RS_OK)
+        rc = enter_gate(gate, from, err);
     if (rc == RS_OK)
         rc = sync_dp_create_users(c, err);
     if (rc != RS_OK)

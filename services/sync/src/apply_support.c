@@ -1,7 +1,8 @@
 /*
  * services/sync/src/apply_support.c
  *    Small helpers of the data plane: id lists, nickname candidates,
- *    the source's settings, and calls to identity and authz.
+ *    the source's settings, the planner setting of bulk transactions,
+ *    and calls to identity and authz.
  */
 #include "dataplane.h"
 
@@ -68,6 +69,13 @@ rs_status
 sync_dp_acquire(struct sync_service *svc, rs_db_conn **out, struct rs_error *err)
 {
     return rs_db_acquire(svc->pool, SYNC_DP_ACQUIRE_MS, out, err);
+}
+
+rs_status
+sync_dp_disable_nestloop(rs_db_conn *conn, struct rs_error *err)
+{
+    return rs_db_query(conn, "sync.dp_no_nestloop", "SET LOCAL enable_nestloop = off", 0, NULL,
+                       NULL, err);
 }
 
 rs_status

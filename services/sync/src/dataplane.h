@@ -1,9 +1,9 @@
 /*
  * services/sync/src/dataplane.h
  *    Helpers shared by the data plane's files (structure.c tree.c apply*.c
- *    nodes.c preview.c): parameter building, calls to identity and authz
- *    on behalf of a run's operator, the source's settings, previews of
- *    deletions and the nickname suffix rule.
+ *    nodes.c preview.c). They build parameters, call identity and authz on
+ *    behalf of a run's operator, and load the source's settings. They also
+ *    preview deletions and apply the nickname suffix rule.
  */
 #ifndef SYNC_DATAPLANE_H
 #define SYNC_DATAPLANE_H
@@ -45,6 +45,14 @@ RS_MUSTCHECK rs_status sync_dp_check_id(const char *field, const char *value,
 RS_MUSTCHECK rs_status sync_dp_acquire(struct sync_service *svc, rs_db_conn **out,
                                        struct rs_error *err);
 
+/*
+ * Turns nested loops off until the end of conn's transaction (SET LOCAL),
+ * for transactions whose statements all read or write whole sets. A hash
+ * join costs the same whatever the row estimates, so stale statistics
+ * cannot make such a statement scan a table once per row of another.
+ */
+RS_MUSTCHECK rs_status sync_dp_disable_nestloop(rs_db_conn *conn, struct rs_error *err);
+
 /* Formats v into arena; NULL when out of memory. */
 char *sync_dp_int(rs_arena *arena, int64_t v);
 
@@ -70,11 +78,11 @@ RS_MUSTCHECK rs_status sync_dp_call(struct sync_service *svc, bool to_authz,
 
 /*
  * Writes into out (at least 4 * SYNC_DP_NICKNAME_MAX + 1 bytes) the
- * nickname "<base>-<suffix>", or base alone when suffix is NULL or empty,
- * cutting base so the whole fits in SYNC_DP_NICKNAME_MAX code points
- * without splitting a character. A suffix longer than the limit is cut
- * too. base is cleaned first as rs_utf8_clean_name does, and white space
- * at the end of a cut base is dropped, so identity accepts the result.
+ * nickname "<base>-<suffix>", or base alone when suffix is NULL or empty.
+ * base is cut so the whole fits in SYNC_DP_NICKNAME_MAX code points, never
+ * inside a character. A suffix longer than the limit is cut too. base is
+ * cleaned first as rs_utf8_clean_name does, and white space at the end of
+ * a cut base is dropped, so identity accepts the result.
  */
 void sync_dp_nickname(const char *base, const char *suffix, char *out, size_t out_size);
 
@@ -206,19 +214,19 @@ struct sync_dp_batch {
 
 /*
  * Sets *out to the error that every entry of one batch call for n entries
- * shares: err when the call failed (not NULL), an INTERNAL error when
- * identity returned n_results results instead of n (what names the
- * entries, e.g. "users"), or no error.
+ * shares. That is err when the call failed (err not NULL), or an INTERNAL
+ * error when identity returned n_results results instead of n, or no
+ * error. what names the entries in that message, e.g. "users".
  */
 void sync_dp_batch_error(const struct rs_error *err, size_t n_results, size_t n,
                          const char *what, struct rs_error *out);
 
 /*
  * Sends entries [first, first + n) of b to identity in one call as the run's
- * operator, and passes the outcome to b->take. When identity rejects a call
- * of more than one entry because the request or its reply is larger than
- * identity's ROSTER_MAX_MESSAGE_BYTES, sends the two halves instead, and so
- * on. A single entry that does not fit reaches take as REQUEST_TOO_LARGE or
+ * operator, and passes the outcome to b->take. identity rejects a call whose
+ * request or reply is larger than its ROSTER_MAX_MESSAGE_BYTES. A rejected
+ * call of more than one entry is sent again as two halves, and so on. A
+ * single entry that does not fit reaches take as REQUEST_TOO_LARGE or
  * RESPONSE_TOO_LARGE (apply_batch.c).
  */
 void sync_dp_batch_send(struct sync_dp_apply *a, const struct sync_dp_batch *b, size_t first,
@@ -270,12 +278,12 @@ struct member_chunk;
 /*
  * The section of a member chunk that creates users and changes their type,
  * profile and roles. identity admits users to the last seats and gives out
- * nicknames in the order of its calls, so chunks pass through it in plan
- * order even when they are applied on two lanes.
+ * nicknames in the order of its calls. So chunks pass through this section
+ * in plan order, even when they are applied on two lanes.
  */
 struct sync_dp_gate {
     bool (*enter)(void *arg); /* waits for the chunk's turn; false: stop */
-    void (*leave)(void *arg);
+    void (*leave)(void *arg); /* passes the turn to the next chunk */
     void *arg;
 };
 
@@ -286,6 +294,12 @@ struct sync_dp_gate {
  * sync_dp_record_members or sync_dp_member_chunk_free), or NULL when an
  * earlier holder recorded every member of the range. Two threads may apply
  * different ranges at once.
+ *
+ * RS_OK means the chunk entered gate and left it once, even when it had no
+ * member to apply. On an error the chunk never leaves gate, so later chunks
+ * do not create users after a failed one. The caller must then wake them,
+ * and their enter returns false. An enter that returns false ends the
+ * chunk with RS_ECANCELLED (EARLIER_CHUNK_FAILED).
  */
 RS_MUSTCHECK rs_status sync_dp_apply_members(struct sync_dp_apply *a, size_t from, size_t to,
                                              const struct sync_dp_gate *gate,

@@ -129,6 +129,9 @@ sync_job_check(struct sync_job *job, struct rs_error *err)
         return rs_error_set(err, RS_ECANCELLED, "SERVICE_STOPPING",
                             "run \"%s\" stopped because the service is shutting down",
                             job->run_id);
+    /* One statement needs no BEGIN and COMMIT, but rs_db_tx also retries
+     * on another connection when the server closed an idle pooled one
+     * (after a restart, for example), and a bare query would not. */
     return sync_tx(job->svc, check_body, job, err);
 }
 

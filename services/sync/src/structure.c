@@ -486,7 +486,7 @@ structure_tx(rs_db_conn *conn, void *arg, struct rs_error *err)
      * for every row of the source, which took minutes for a second source
      * of 100,000 members. Hash joins cost the same whatever the estimates.
      */
-    rc = exec(conn, "sync.dp_no_nestloop", "SET LOCAL enable_nestloop = off", 0, NULL, err);
+    rc = sync_dp_disable_nestloop(conn, err);
     /* The temporary tables need only sizes, because nested loops are off. A
      * 3,000-row sample made ANALYZE of 100,000 members 15 ms instead of 120 ms. */
     if (rc == RS_OK)
