@@ -133,7 +133,7 @@ def test_list_allowed_resources_paged(ctx, az):
     assert list(export.resources) == []
 
 
-def test_list_allowed_resources_fit_message_limit(ctx, az, az_small_messages):
+def test_allowed_resources_fit_limit(ctx, az, az_small_messages):
     # Each work's id is 43 CJK characters (126 bytes), so a page of 1,000
     # works cannot fit in the replica's 4096-byte limit. Pages end early,
     # and the tokens still give every work exactly once.
@@ -157,6 +157,45 @@ def test_list_allowed_resources_fit_message_limit(ctx, az, az_small_messages):
             break
     assert len(sizes) >= 4, sizes
     assert got == sorted(ids), "works repeated, missing or out of order"
+
+
+def test_allowed_resources_longest_ids_page(ctx, az):
+    # Page tokens carry the last work's id, which may be 128 code points:
+    # 512 bytes of emoji.
+    w = al.World(ctx, az)
+    ws = w.workspace()
+    ids = sorted(["甲" * 128, "乙" * 128, "😀" * 128, "a😀" * 64])
+    for rid in ids:
+        w.register(w.resource(ws, rid=rid))
+    got, token = [], ""
+    while True:
+        page = w.call("ListAllowedResources", apb.ListAllowedResourcesRequest(
+            organization_id=w.org_id, user_id=w.owner_id, resource_type="dashboard",
+            permission="edit", page_size=1, page_token=token, consistency=al.FRESH))
+        assert len(page.resources) == 1, len(got)
+        got.append(page.resources[0].id)
+        token = page.next_page_token
+        if not token:
+            break
+    assert got == ids
+
+
+def test_unpaged_reply_over_limit_refused(ctx, az, az_small_messages):
+    # ListOrgRoles has no pages. 30 custom roles of 47 CJK characters make
+    # its reply about 5 KB, above the replica's 4096 bytes, so the replica
+    # rejects the reply with a reason instead of gRPC's bare send error.
+    w = al.World(ctx, az)
+    for i in range(30):
+        w.call("CreateOrgRole", apb.CreateOrgRoleRequest(
+            organization_id=w.org_id, name="角色%02d" % i + "名" * 45,
+            auth_keys=["quick_monitor"]))
+    req = apb.ListOrgRolesRequest(organization_id=w.org_id)
+    full = w.call("ListOrgRoles", req)
+    assert full.ByteSize() > 4096, full.ByteSize()
+    err = az_small_messages.refused("ListOrgRoles", req, grpc.StatusCode.RESOURCE_EXHAUSTED,
+                                    "RESPONSE_TOO_LARGE", actor=w.owner_id)
+    assert "ROSTER_MAX_MESSAGE_BYTES" in err.details(), err.details()
+    assert "4096" in err.details(), err.details()
 
 
 def test_checking_others(ctx, az):

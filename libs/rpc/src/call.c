@@ -457,20 +457,6 @@ reply_internal(struct rs_call *call, const char *detail)
     rs_rpc__reply_error(call, &st);
 }
 
-static void
-reply_ok(struct rs_call *call, const ProtobufCMessage *resp)
-{
-    struct rs_rpc__status st = {GRPC_STATUS_OK, NULL, NULL, NULL};
-
-    call->send_buf = rs_rpc__encode_message(resp);
-    if (call->send_buf == NULL) {
-        reply_internal(call, "could not serialize the response");
-        return;
-    }
-    rs_rpc__encode_trailers(call, &st);
-    start_reply(call, true);
-}
-
 /* Sends a handler's error; internal errors reach the client only as "internal error". */
 static void
 reply_handler_error(struct rs_call *call, rs_status rc, const struct rs_error *err)
@@ -489,6 +475,44 @@ reply_handler_error(struct rs_call *call, rs_status rc, const struct rs_error *e
         snprintf(call->log_detail, sizeof(call->log_detail), "%s", err->detail);
     }
     rs_rpc__reply_error(call, &st);
+}
+
+/*
+ * Sends resp. A reply larger than the server's message limit would make
+ * gRPC fail the call with its own RESOURCE_EXHAUSTED and no reason, so it
+ * is turned into RESPONSE_TOO_LARGE here. Paged lists end their pages
+ * before that (rs_page_rows); this catches the unpaged ones.
+ */
+static void
+reply_ok(struct rs_call *call, const ProtobufCMessage *resp)
+{
+    struct rs_rpc__status st = {GRPC_STATUS_OK, NULL, NULL, NULL};
+    int max_bytes = rs_call_max_message_bytes(call);
+    struct rs_error err;
+    size_t len;
+    char limit[24];
+
+    call->send_buf = rs_rpc__encode_message(resp);
+    if (call->send_buf == NULL) {
+        reply_internal(call, "could not serialize the response");
+        return;
+    }
+    len = grpc_byte_buffer_length(call->send_buf);
+    if (max_bytes > 0 && len > (size_t)max_bytes) {
+        grpc_byte_buffer_destroy(call->send_buf);
+        call->send_buf = NULL;
+        rs_error_clear(&err);
+        snprintf(limit, sizeof(limit), "%d", max_bytes);
+        rs_error_set(&err, RS_ERESOURCE, "RESPONSE_TOO_LARGE",
+                     "the reply of %zu bytes is larger than the server's limit of %d bytes: "
+                     "raise the server's ROSTER_MAX_MESSAGE_BYTES",
+                     len, max_bytes);
+        rs_error_meta(&err, "max_message_bytes", limit);
+        reply_handler_error(call, RS_ERESOURCE, &err);
+        return;
+    }
+    rs_rpc__encode_trailers(call, &st);
+    start_reply(call, true);
 }
 
 void

@@ -184,9 +184,9 @@ item_field_size(const void *item)
 }
 
 void
-rs_page_budget_init(struct rs_page_budget *budget, int max_bytes)
+rs_page_budget_init(struct rs_page_budget *budget, int max_bytes, size_t reserve_bytes)
 {
-    budget->used_bytes = RS_PAGE_REPLY_RESERVE;
+    budget->used_bytes = reserve_bytes;
     budget->max_bytes = max_bytes;
 }
 
@@ -227,7 +227,7 @@ rs_page_rows(rs_arena *arena, const PGresult *res, int page_size, int max_bytes,
     void **array;
     int n;
 
-    rs_page_budget_init(&budget, max_bytes);
+    rs_page_budget_init(&budget, max_bytes, RS_PAGE_REPLY_RESERVE);
     array = rs_arena_alloc(arena, sizeof(*array) * (size_t)(max_rows + 1));
     if (array == NULL)
         return rs_error_set(err, RS_ENOMEM, "OUT_OF_MEMORY", "out of memory");

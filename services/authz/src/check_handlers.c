@@ -405,6 +405,19 @@ list_filter_hash(const Roster__Authz__V1__ListAllowedResourcesRequest *req, cons
 }
 
 /*
+ * Bytes of a token before base64url: "<16 hex>:" (17), the longest
+ * resource id and "|<16 hex>" (17).
+ */
+#define LIST_TOKEN_RAW_MAX (17 + AUTHZ_RESOURCE_ID_MAX_BYTES + 17)
+
+/*
+ * Bytes of a ListAllowedResources reply other than its works: the longest
+ * next_page_token (base64url of LIST_TOKEN_RAW_MAX bytes, a tag and a
+ * two-byte length) and the revision (below 64 bytes, a tag and a length).
+ */
+#define LIST_REPLY_RESERVE (3 + (LIST_TOKEN_RAW_MAX + 2) / 3 * 4 + 2 + 64)
+
+/*
  * A token is base64url of "<filter hash>:<last resource id>|<checksum>",
  * where the checksum hashes everything before the '|'. Like the other
  * listings' tokens it is checksummed, not signed: edits are rejected, but
@@ -414,7 +427,7 @@ static rs_status
 list_token_parse(const char *token, uint64_t filter, char *after, size_t after_size,
                  struct rs_error *err)
 {
-    unsigned char raw[256];
+    unsigned char raw[LIST_TOKEN_RAW_MAX + 1];
     char expect[18];
     char sum[18];
     size_t len;
@@ -446,13 +459,13 @@ invalid:
 static char *
 list_token_make(rs_arena *arena, uint64_t filter, const char *last_id)
 {
-    char raw[220];
+    char raw[LIST_TOKEN_RAW_MAX + 1];
     char *token;
     int n = snprintf(raw, sizeof(raw), "%016" PRIx64 ":%s", filter, last_id);
     int m;
     size_t size;
 
-    if (n < 0 || (size_t)n + 18 >= sizeof(raw))
+    if (n < 0 || (size_t)n + 18 > sizeof(raw))
         return NULL;
     m = snprintf(raw + n, sizeof(raw) - (size_t)n, "|%016" PRIx64, rs_hash_str(raw));
     if (m != 17)
@@ -482,7 +495,7 @@ list_resource(rs_arena *arena, const struct authz_snapshot *s, const struct snap
 
 /*
  * Scans the registered works of the type in resource_id order from the
- * token on. A page ends when it holds page_size works or when one more would
+ * token on. A page ends when it contains page_size works or when one more would
  * make the reply larger than the message limit. It gets a next_page_token
  * only when a further allowed work exists, so the token is empty exactly
  * when nothing is left.
@@ -500,7 +513,7 @@ authz_list_allowed_resources(struct rs_call *call, const ProtobufCMessage *msg,
     struct rs_page_budget budget;
     Roster__Authz__V1__Resource *item;
     const char *subject = NULL;
-    char after[160];
+    char after[AUTHZ_RESOURCE_ID_MAX_BYTES + 1];
     uint64_t filter;
     uint32_t i, ws = SNAP_NONE;
     int type, page_size = req->page_size;
@@ -568,7 +581,7 @@ authz_list_allowed_resources(struct rs_call *call, const ProtobufCMessage *msg,
     aq.resource_type = req->resource_type;
     aq.workspace_id = "";
     aq.now_us = now_unix_us();
-    rs_page_budget_init(&budget, rs_call_max_message_bytes(call));
+    rs_page_budget_init(&budget, rs_call_max_message_bytes(call), LIST_REPLY_RESERVE);
     for (i = snap_resource_lower_bound(q.snap, type, after);
          i < q.snap->n_resources && q.snap->resources[i].type == type; i++) {
         const struct snap_resource *r = &q.snap->resources[i];

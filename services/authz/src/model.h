@@ -34,6 +34,10 @@
 #define AUTHZ_LEVEL_EXPORT 3
 #define AUTHZ_LEVEL_EDIT 11
 
+/* Resource ids: 1 to 128 code points, so at most 512 bytes of UTF-8. */
+#define AUTHZ_RESOURCE_ID_MAX 128
+#define AUTHZ_RESOURCE_ID_MAX_BYTES (4 * AUTHZ_RESOURCE_ID_MAX)
+
 /* Organisation-level keys that are not function-permission keys. */
 #define AUTHZ_KEY_WORKSPACE_CREATE "workspace.create"
 #define AUTHZ_KEY_GRANT_MANAGE "grant.manage"

@@ -11,8 +11,6 @@
 
 #include "roster/str.h"
 
-#define RESOURCE_ID_MAX 128
-
 rs_status
 authz_validate_resource(const Roster__Authz__V1__Resource *r, bool need_workspace,
                         struct rs_error *err)
@@ -33,7 +31,7 @@ authz_validate_resource(const Roster__Authz__V1__Resource *r, bool need_workspac
         return RS_EINVAL;
     }
     len = strlen(r->id);
-    if (len == 0 || rs_utf8_length(r->id, len) > RESOURCE_ID_MAX ||
+    if (len == 0 || rs_utf8_length(r->id, len) > AUTHZ_RESOURCE_ID_MAX ||
         rs_utf8_has_control(r->id, len)) {
         rs_error_set(err, RS_EINVAL, "RESOURCE_ID_INVALID",
                      "invalid resource id: expected 1 to 128 characters without control "

@@ -80,15 +80,16 @@ typedef void *(*rs_page_row_fn)(rs_arena *arena, const PGresult *res, int row);
 /*
  * The byte budget of one list reply. max_bytes is the call's message limit
  * in bytes, as rs_call_max_message_bytes returns it, and 0 or less means
- * no limit. used_bytes starts at RS_PAGE_REPLY_RESERVE for the reply's fields
- * other than its repeated items.
+ * no limit. used_bytes starts at the reserve for the reply's fields other
+ * than its repeated items.
  */
 struct rs_page_budget {
     size_t used_bytes;
     int max_bytes;
 };
 
-void rs_page_budget_init(struct rs_page_budget *budget, int max_bytes);
+/* Starts budget with reserve_bytes (RS_PAGE_REPLY_RESERVE for rs_page_rows) used. */
+void rs_page_budget_init(struct rs_page_budget *budget, int max_bytes, size_t reserve_bytes);
 
 /*
  * Counts item (a protobuf-c message, borrowed) as one more element of a
