@@ -22,7 +22,7 @@ RUN apt-get update \
         libprotobuf-c-dev protobuf-c-compiler protobuf-compiler libprotobuf-dev \
         golang-github-gogo-googleapis-dev \
         libpq-dev libcurl4-openssl-dev libjansson-dev libssl-dev libmicrohttpd-dev uuid-dev \
-        libcmocka-dev \
+        libunistring-dev libcmocka-dev \
  && rm -rf /var/lib/apt/lists/*
 WORKDIR /src
 # .dockerignore keeps build trees, docs and deployment files out.
@@ -44,7 +44,7 @@ FROM debian:bookworm-slim AS runtime
 ARG DEBIAN_FRONTEND=noninteractive
 RUN apt-get update \
  && apt-get install -y --no-install-recommends \
-        libgrpc29 libprotobuf-c1 libpq5 libcurl4 libjansson4 libssl3 libuuid1 \
+        libgrpc29 libprotobuf-c1 libpq5 libcurl4 libjansson4 libssl3 libuuid1 libunistring2 \
         ca-certificates \
  && rm -rf /var/lib/apt/lists/* /var/cache/apt/*.bin /var/log/apt /var/log/dpkg.log \
  && groupadd --gid 10001 roster \

@@ -100,6 +100,42 @@ def test_sibling_names_unique(ctx, org):
         grpc.StatusCode.ALREADY_EXISTS, "GROUP_NAME_TAKEN", actor=owner.user_id)
 
 
+def test_group_names_stored_in_nfc(ctx, org):
+    o, owner = org
+    parent = mkgroup(ctx, o, owner, "Caf\u00e9")
+    child = mkgroup(ctx, o, owner, "Re\u0301sume\u0301", parent=parent.group_id)
+    assert child.name == "R\u00e9sum\u00e9"
+    assert child.path == "Caf\u00e9/R\u00e9sum\u00e9"
+
+    for name in ("Cafe\u0301", "Caf\u00e9"):
+        ctx.refused("CreateUserGroup", pb.CreateUserGroupRequest(
+            organization_id=o.organization_id, name=name),
+            grpc.StatusCode.ALREADY_EXISTS, "GROUP_NAME_TAKEN", actor=owner.user_id)
+    ctx.refused("CreateUserGroup", pb.CreateUserGroupRequest(
+        organization_id=o.organization_id, parent_group_id=parent.group_id,
+        name="R\u00e9sum\u00e9"),
+        grpc.StatusCode.ALREADY_EXISTS, "GROUP_NAME_TAKEN", actor=owner.user_id)
+
+    other = mkgroup(ctx, o, owner, "Cafe\u0301 2")
+    assert other.name == "Caf\u00e9 2"
+    renamed = ctx.call("RenameUserGroup", pb.RenameUserGroupRequest(
+        organization_id=o.organization_id, group_id=other.group_id,
+        name="Na\u0308ive"), actor=owner.user_id)
+    assert renamed.name == "N\u00e4ive"
+    ctx.refused("RenameUserGroup", pb.RenameUserGroupRequest(
+        organization_id=o.organization_id, group_id=other.group_id, name="Cafe\u0301"),
+        grpc.StatusCode.ALREADY_EXISTS, "GROUP_NAME_TAKEN", actor=owner.user_id)
+
+    batch = ctx.call("CreateUserGroups", pb.CreateUserGroupsRequest(
+        organization_id=o.organization_id, groups=[
+            pb.CreateUserGroupRequest(name="Cafe\u0301"),
+            pb.CreateUserGroupRequest(name="Cre\u0300me"),
+            pb.CreateUserGroupRequest(name="Cr\u00e8me")]), actor=owner.user_id)
+    assert batch.results[0].error.reason == "GROUP_NAME_TAKEN"
+    assert batch.results[1].group.name == "Cr\u00e8me"
+    assert batch.results[2].error.reason == "GROUP_NAME_TAKEN"
+
+
 def test_group_names_without_hidden_differences(ctx, org):
     o, owner = org
     g = mkgroup(ctx, o, owner, "研发中心")

@@ -1,4 +1,4 @@
-"""Nicknames are stored and compared exactly, whatever the script."""
+"""Nicknames are stored and compared in Unicode NFC, whatever the script."""
 
 import grpc
 import pytest
@@ -18,7 +18,6 @@ NAMES = [
     "100% _under_score_ \\back\\slash",
     "Ab",                                  # case differs from "ab" below
     "ab",
-    "e\u0301",                             # decomposed é, distinct from U+00E9
     "\u00e9",
     "🙂" * 50,                             # 50 code points, 200 bytes
     "界" * 50,
@@ -58,6 +57,57 @@ def test_duplicate_nickname_refused(ctx, nick):
         user_type=pb.USER_TYPE_ANALYST),
         grpc.StatusCode.ALREADY_EXISTS, "NICKNAME_TAKEN", actor=owner.user_id)
     assert nick in err.details() or "nickname" in err.details()
+
+
+def test_nickname_stored_in_nfc(ctx, org):
+    o, owner = org
+    u = ctx.new_user(o, owner, nickname="Cafe\u0301")
+    assert u.nickname == "Caf\u00e9"
+    got = ctx.call("GetUser", pb.GetUserRequest(
+        organization_id=o.organization_id, user_id=u.user_id), actor=owner.user_id)
+    assert got.nickname == "Caf\u00e9"
+    # Hangul jamo compose into the syllable 각.
+    jamo = ctx.new_user(o, owner, nickname="\u1100\u1161\u11a8")
+    assert jamo.nickname == "\uac01"
+    ctx.refused("CreateUser", pb.CreateUserRequest(
+        organization_id=o.organization_id, nickname="Caf\u00e9",
+        user_type=pb.USER_TYPE_ANALYST),
+        grpc.StatusCode.ALREADY_EXISTS, "NICKNAME_TAKEN", actor=owner.user_id)
+    ctx.refused("CreateUser", pb.CreateUserRequest(
+        organization_id=o.organization_id, nickname="\uac01",
+        user_type=pb.USER_TYPE_ANALYST),
+        grpc.StatusCode.ALREADY_EXISTS, "NICKNAME_TAKEN", actor=owner.user_id)
+
+
+def test_update_nickname_stored_in_nfc(ctx, org):
+    o, owner = org
+    ctx.new_user(o, owner, nickname="Zo\u00eb")
+    u = ctx.new_user(o, owner, nickname="zoe-" + o.organization_id[:6])
+    req = pb.UpdateUserRequest(organization_id=o.organization_id, user_id=u.user_id,
+                               nickname="Zoe\u0308")
+    req.update_mask.paths.append("nickname")
+    ctx.refused("UpdateUser", req, grpc.StatusCode.ALREADY_EXISTS, "NICKNAME_TAKEN",
+                actor=owner.user_id)
+    req.nickname = "Ame\u0301lie"
+    got = ctx.call("UpdateUser", req, actor=owner.user_id)
+    assert got.nickname == "Am\u00e9lie"
+
+
+def test_nickname_length_counted_after_nfc(ctx, org):
+    o, owner = org
+    # 100 code points sent, 50 stored: within the limit.
+    u = ctx.new_user(o, owner, nickname="e\u0301" * 50)
+    assert u.nickname == "\u00e9" * 50
+    # U+0958 stays two code points in NFC, so 26 of them are 52.
+    ctx.refused("CreateUser", pb.CreateUserRequest(
+        organization_id=o.organization_id, nickname="\u0958" * 26,
+        user_type=pb.USER_TYPE_ANALYST),
+        grpc.StatusCode.INVALID_ARGUMENT, "NICKNAME_TOO_LONG", actor=owner.user_id)
+
+
+def test_owner_nickname_stored_in_nfc(ctx):
+    _o, owner = ctx.new_org(total=10, owner_nickname="Jose\u0301")
+    assert owner.nickname == "Jos\u00e9"
 
 
 def test_nickname_lengths(ctx, org):

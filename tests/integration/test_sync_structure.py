@@ -175,6 +175,40 @@ def test_unicode_and_long_names(st, env):
     assert groups[500][1] == "表情部门 🎉👩‍💻"
 
 
+def test_names_synced_in_nfc(st, env):
+    """DingTalk may send "é" decomposed one day and composed the next."""
+    org, owner, src = env
+    sim = st.sims[0]
+    st.sim_control(sim, {"op": "dept.upsert", "dept": {"dept_id": 600, "parent_id": 1,
+                                                       "name": "Cafe\u0301 部"}})
+    st.sim_control(sim, {"op": "user.upsert", "user": {
+        "userid": "nfc.user", "unionid": "uNfcUser01", "name": "Zoe\u0308",
+        "dept_id_list": [600]}})
+    run = dp.update_structure(st, org, owner, src)
+    assert run.status == spb.RUN_STATUS_SUCCEEDED, run
+    assert dp.members(st, org, owner, src, dept=600)["nfc.user"].name == "Zo\u00eb"
+    assert dp.departments(st, org, owner, src, parent=1)[600].name == "Caf\u00e9 部"
+
+    st.sim_control(sim, {"op": "dept.upsert", "dept": {"dept_id": 600, "parent_id": 1,
+                                                       "name": "Caf\u00e9 部"}})
+    st.sim_control(sim, {"op": "user.upsert", "user": {"userid": "nfc.user",
+                                                       "name": "Zo\u00eb"}})
+    run = dp.update_structure(st, org, owner, src)
+    assert run.status == spb.RUN_STATUS_SUCCEEDED, run
+    rows = dp.by_ext(dp.check_counts(st, org, owner, run))
+    assert "nfc.user" not in rows
+    assert "600" not in rows
+    ms, ds = flagged(st, org, owner, src, spb.NODE_FLAG_NAME_CHANGED)
+    assert "nfc.user" not in ms
+    assert 600 not in ds
+
+    run = dp.start_sync(st, org, owner, src, department_ids=[600])
+    assert run.status == spb.RUN_STATUS_SUCCEEDED, run
+    assert "Zo\u00eb" in dp.users_of(st, org.organization_id)
+    groups = dp.synced_groups(st, org.organization_id, src.corp_id)
+    assert groups[600][1] == "Caf\u00e9 部"
+
+
 def test_rerun_writes_only_the_run(st):
     """A second Update Structure and Start Sync with no upstream change write
     no row outside sync.runs: the lease lives in the run's row, and the

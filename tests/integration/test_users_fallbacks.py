@@ -98,3 +98,16 @@ def test_fallbacks_ignored_when_nickname_is_free(ctx, org):
         organization_id=o.organization_id, user_id=results[0].user.user_id),
         actor=owner.user_id)
     assert got.nickname == "赵磊"
+
+
+def test_fallbacks_compared_in_nfc(ctx, org):
+    o, owner = org
+    ctx.new_user(o, owner, nickname="Ren\u00e9")
+    ctx.new_user(o, owner, nickname="Ren\u00e9-1")
+    results = create(ctx, o, owner, [
+        entry("Rene\u0301", ["Rene\u0301-1", "Rene\u0301-2"]),
+        # The NFC spelling of the fallback the entry above took.
+        entry("Ren\u00e9-2", []),
+    ])
+    assert results[0].user.nickname == "Ren\u00e9-2"
+    assert results[1].error.reason == "NICKNAME_TAKEN"

@@ -4,10 +4,15 @@
  */
 #include "roster/str.h"
 
+#include <errno.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include <openssl/evp.h>
+#include <uninorm.h>
 #include <uuid/uuid.h>
+
+#include "roster/alloc.h"
 
 /* Returns the length of the UTF-8 sequence at s (1-4), or 0 if malformed. */
 static size_t
@@ -308,6 +313,42 @@ rs_utf8_clean_name(const char *s, char *out, size_t out_size)
     len = rs_utf8_trim_end(out, len);
     out[len] = '\0';
     return len;
+}
+
+rs_status
+rs_utf8_nfc(const char *s, size_t len, char **out, size_t *out_len)
+{
+    uint8_t *norm = NULL;
+    size_t norm_len = 0;
+    char *copy;
+    rs_status rc = RS_OK;
+
+    *out = NULL;
+    *out_len = 0;
+    /* libunistring replaces malformed sequences with U+FFFD instead of
+     * failing, which would turn a caller's INVALID_UTF8 into a stored name. */
+    if (!rs_utf8_valid(s, len))
+        return RS_EINVAL;
+    if (len > 0) {
+        norm = u8_normalize(UNINORM_NFC, (const uint8_t *)s, len, NULL, &norm_len);
+        if (norm == NULL)
+            return errno == ENOMEM ? RS_ENOMEM : RS_EINTERNAL;
+    }
+    /* A copy from rs_malloc, because u8_normalize's result has no NUL and
+     * would bypass the allocation failure hook of the tests. */
+    copy = rs_malloc(norm_len + 1);
+    if (copy == NULL) {
+        rc = RS_ENOMEM;
+        goto out;
+    }
+    if (norm_len > 0)
+        memcpy(copy, norm, norm_len);
+    copy[norm_len] = '\0';
+    *out = copy;
+    *out_len = norm_len;
+out:
+    free(norm);
+    return rc;
 }
 
 int

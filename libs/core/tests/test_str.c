@@ -7,6 +7,7 @@
 
 #include <cmocka.h>
 
+#include "roster/alloc.h"
 #include "roster/str.h"
 
 static void
@@ -201,6 +202,94 @@ base64url_rejects_garbage(void **state)
     assert_int_equal(rs_base64url_encode(out, 16, (char *)out, 4), RS_ERANGE);
 }
 
+/* Asserts that rs_utf8_nfc turns in into expected. */
+static void
+assert_nfc(const char *in, const char *expected)
+{
+    char *out = NULL;
+    size_t out_len = 0;
+
+    assert_int_equal(rs_utf8_nfc(in, strlen(in), &out, &out_len), RS_OK);
+    assert_non_null(out);
+    assert_string_equal(out, expected);
+    assert_int_equal(out_len, strlen(expected));
+    rs_free(out);
+}
+
+static void
+utf8_nfc_composes_latin(void **state)
+{
+    RS_UNUSED(state);
+    /* "e" + U+0301 COMBINING ACUTE ACCENT becomes U+00E9. */
+    assert_nfc("Cafe\xCC\x81", "Caf\xC3\xA9");
+    /* The dot below (class 220) sorts before the acute (230) and composes
+     * with the "a" into U+1EA1, and the acute stays a combining mark. */
+    assert_nfc("a\xCC\x81\xCC\xA3", "\xE1\xBA\xA1\xCC\x81");
+    /* U+212B ANGSTROM SIGN is a singleton that maps to U+00C5. */
+    assert_nfc("\xE2\x84\xAB", "\xC3\x85");
+}
+
+static void
+utf8_nfc_composes_hangul_jamo(void **state)
+{
+    RS_UNUSED(state);
+    /* U+1100 U+1161 U+11A8 (leading, vowel, trailing jamo) become U+AC01. */
+    assert_nfc("\xE1\x84\x80\xE1\x85\xA1\xE1\x86\xA8", "\xEA\xB0\x81");
+}
+
+static void
+utf8_nfc_keeps_normalised_text(void **state)
+{
+    RS_UNUSED(state);
+    assert_nfc("", "");
+    assert_nfc("Caf\xC3\xA9 Zo\xC3\xAB", "Caf\xC3\xA9 Zo\xC3\xAB");
+    assert_nfc("张伟 研发部", "张伟 研发部");
+    /* Heart with variation selector 16, and a ZWJ family sequence. */
+    assert_nfc("\xE2\x9D\xA4\xEF\xB8\x8F", "\xE2\x9D\xA4\xEF\xB8\x8F");
+    assert_nfc("\xF0\x9F\x91\xA8\xE2\x80\x8D\xF0\x9F\x91\xA9\xE2\x80\x8D\xF0\x9F\x91\xA7",
+               "\xF0\x9F\x91\xA8\xE2\x80\x8D\xF0\x9F\x91\xA9\xE2\x80\x8D\xF0\x9F\x91\xA7");
+}
+
+static void
+utf8_nfc_may_grow(void **state)
+{
+    RS_UNUSED(state);
+    /* U+0958 is excluded from composition, so NFC keeps U+0915 U+093C: 3 bytes to 6. */
+    assert_nfc("\xE0\xA5\x98", "\xE0\xA4\x95\xE0\xA4\xBC");
+    /* U+1D15E MUSICAL SYMBOL HALF NOTE: 4 bytes to 8. */
+    assert_nfc("\xF0\x9D\x85\x9E\xF0\x9D\x85\x9E",
+               "\xF0\x9D\x85\x97\xF0\x9D\x85\xA5\xF0\x9D\x85\x97\xF0\x9D\x85\xA5");
+}
+
+static void
+utf8_nfc_rejects_invalid(void **state)
+{
+    char *out = (char *)"untouched";
+    size_t out_len = 7;
+
+    RS_UNUSED(state);
+    assert_int_equal(rs_utf8_nfc("Caf\xC3", 4, &out, &out_len), RS_EINVAL);
+    assert_null(out);
+    assert_int_equal(out_len, 0);
+    out = (char *)"untouched";
+    assert_int_equal(rs_utf8_nfc("\xED\xA0\x80", 3, &out, &out_len), RS_EINVAL);
+    assert_null(out);
+}
+
+static void
+utf8_nfc_out_of_memory(void **state)
+{
+    char *out = (char *)"untouched";
+    size_t out_len = 7;
+
+    RS_UNUSED(state);
+    rs_alloc_fail_after(1, 0);
+    assert_int_equal(rs_utf8_nfc("Cafe\xCC\x81", 6, &out, &out_len), RS_ENOMEM);
+    rs_alloc_fail_after(0, 0);
+    assert_null(out);
+    assert_int_equal(out_len, 0);
+}
+
 int
 main(void)
 {
@@ -217,6 +306,12 @@ main(void)
         cmocka_unit_test(hex_value_both_cases),
         cmocka_unit_test(base64url_round_trips),
         cmocka_unit_test(base64url_rejects_garbage),
+        cmocka_unit_test(utf8_nfc_composes_latin),
+        cmocka_unit_test(utf8_nfc_composes_hangul_jamo),
+        cmocka_unit_test(utf8_nfc_keeps_normalised_text),
+        cmocka_unit_test(utf8_nfc_may_grow),
+        cmocka_unit_test(utf8_nfc_rejects_invalid),
+        cmocka_unit_test(utf8_nfc_out_of_memory),
     };
 
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -275,6 +275,13 @@ identity_create_user(struct rs_call *call, const ProtobufCMessage *msg,
     rc = rs_validate_id("organization_id", c.req->organization_id, err);
     if (rc != RS_OK)
         return rc;
+    /* The request was decoded into the call's arena for this handler alone,
+     * so its names may be replaced by their normal form. */
+    rc = identity_normalize_name(rs_call_arena(call),
+                                 &((Roster__Identity__V1__CreateUserRequest *)msg)->nickname,
+                                 err);
+    if (rc != RS_OK)
+        return rc;
     rc = identity_validate_new_user(c.req, err);
     if (rc != RS_OK)
         return rc;
@@ -584,6 +591,11 @@ identity_update_user(struct rs_call *call, const ProtobufCMessage *msg,
     rc = rs_validate_id("organization_id", u.req->organization_id, err);
     if (rc == RS_OK)
         rc = rs_validate_id("user_id", u.req->user_id, err);
+    /* Decoded into the call's arena for this handler alone, as in CreateUser. */
+    if (rc == RS_OK)
+        rc = identity_normalize_name(rs_call_arena(call),
+                                     &((Roster__Identity__V1__UpdateUserRequest *)msg)->nickname,
+                                     err);
     if (rc == RS_OK)
         rc = parse_user_mask(&u, err);
     if (rc != RS_OK)

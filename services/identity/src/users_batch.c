@@ -641,6 +641,19 @@ create_users_tx(rs_db_conn *conn, void *arg, struct rs_error *err)
     return identity_check_reply_size(b->call, b->resp, b->n, err);
 }
 
+/* Normalises the nickname and its fallbacks of in, decoded into arena, to NFC. */
+static rs_status
+normalize_entry(rs_arena *arena, Roster__Identity__V1__NewUser *in, struct rs_error *err)
+{
+    size_t k;
+    rs_status rc;
+
+    rc = identity_normalize_name(arena, &in->nickname, err);
+    for (k = 0; rc == RS_OK && k < in->n_nickname_fallbacks; k++)
+        rc = identity_normalize_name(arena, &in->nickname_fallbacks[k], err);
+    return rc;
+}
+
 /* Validates the fields of one entry, the checks that need no database, into e->invalid. */
 static void
 validate_entry(struct entry *e)
@@ -723,6 +736,9 @@ identity_create_users(struct rs_call *call, const ProtobufCMessage *msg,
         rs_error_clear(&e->invalid);
         rs_error_clear(&e->fail);
         rs_id_new(e->id);
+        rc = normalize_entry(rs_call_arena(call), req->users[i], err);
+        if (rc != RS_OK)
+            return rc;
         validate_entry(e);
     }
     rc = identity_tx(call, b.org_id, create_users_tx, &b, err);

@@ -203,27 +203,36 @@ out:
 
 /*
  * Returns a copy of a department or member name, cleaned as
- * rs_utf8_clean_name does and cut to SYNC_NAME_MAX code points, or a copy
- * of fallback (the node's id) when nothing is left; NULL when out of
- * memory. Names are cleaned once here, so the stored structure, its rename
- * flags, groups and nicknames all see the same name. The caller frees it.
+ * rs_utf8_clean_name does, normalised to Unicode NFC and cut to
+ * SYNC_NAME_MAX code points, or a copy of fallback (the node's id) when
+ * nothing is left; NULL when out of memory. Names are cleaned once here,
+ * so the stored structure, its rename flags, groups and nicknames all see
+ * the same name, whichever normalisation form DingTalk sent. The caller
+ * frees it.
  */
 static char *
 name_dup(const char *name, const char *fallback)
 {
     size_t size = strlen(name) + 1;
-    char *out = rs_malloc(size);
+    char *clean = rs_malloc(size);
+    char *out = NULL;
     size_t len;
 
-    if (out == NULL)
+    if (clean == NULL)
         return NULL;
-    rs_utf8_clean_name(name, out, size);
+    rs_utf8_clean_name(name, clean, size);
+    /* After cleaning, because a dropped invisible character such as U+034F
+     * can stand between a letter and the accent it composes with. */
+    if (rs_utf8_nfc(clean, strlen(clean), &out, &len) != RS_OK)
+        goto out;
     len = rs_utf8_trim_end(out, rs_utf8_prefix(out, SYNC_NAME_MAX));
     out[len] = '\0';
     if (len == 0) {
         rs_free(out);
-        return rs_strdup(fallback);
+        out = rs_strdup(fallback);
     }
+out:
+    rs_free(clean);
     return out;
 }
 

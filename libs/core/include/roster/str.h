@@ -1,6 +1,7 @@
 /*
  * libs/core/include/roster/str.h
- *    UTF-8 checks, ids and base64 helpers shared by every service.
+ *    UTF-8 checks and normalisation, ids and base64 helpers shared by every
+ *    service.
  */
 #ifndef RS_STR_H
 #define RS_STR_H
@@ -63,6 +64,16 @@ size_t rs_utf8_trim_end(const char *s, size_t len);
  * The caller owns out.
  */
 size_t rs_utf8_clean_name(const char *s, char *out, size_t out_size);
+
+/*
+ * Normalises s[0..len) to Unicode Normalization Form C (canonical
+ * composition) with GNU libunistring's u8_normalize. On RS_OK *out
+ * is a new NUL-terminated string of *out_len bytes, which the caller frees
+ * with rs_free. The result can be longer than s (U+0958 becomes two code
+ * points, for one). Returns RS_EINVAL if s is not valid UTF-8 (*out is then
+ * NULL), RS_ENOMEM when out of memory.
+ */
+RS_MUSTCHECK rs_status rs_utf8_nfc(const char *s, size_t len, char **out, size_t *out_len);
 
 /* Returns the value of hexadecimal digit c (either case), or -1. */
 int rs_hex_value(char c);
