@@ -130,3 +130,40 @@ def test_list_members_paged(ctx, az):
     w.refused("ListWorkspaceMembers", apb.ListWorkspaceMembersRequest(
         organization_id=w.org_id, workspace_id=ws, page_size=1001),
         grpc.StatusCode.INVALID_ARGUMENT, "PAGE_SIZE_INVALID")
+
+
+def test_names_stored_in_nfc(ctx, az):
+    # "Cafe" plus U+0301 and "Café" with U+00E9 look the same, so authz
+    # stores the composed form and treats the two as one name.
+    decomposed, composed = "Cafe\u0301 看板", "Caf\u00e9 看板"
+    w = al.World(ctx, az)
+    ws = w.call("CreateWorkspace", apb.CreateWorkspaceRequest(
+        organization_id=w.org_id, name=decomposed, owner_user_id=w.owner_id,
+        mode=apb.WORKSPACE_MODE_PRIVATE)).workspace
+    assert ws.name == composed
+    w.refused("CreateWorkspace", apb.CreateWorkspaceRequest(
+        organization_id=w.org_id, name=composed, owner_user_id=w.owner_id,
+        mode=apb.WORKSPACE_MODE_PRIVATE), grpc.StatusCode.ALREADY_EXISTS,
+        "WORKSPACE_NAME_TAKEN")
+    other = w.workspace()
+    w.refused("UpdateWorkspace", apb.UpdateWorkspaceRequest(
+        organization_id=w.org_id, workspace_id=other, name=decomposed),
+        grpc.StatusCode.ALREADY_EXISTS, "WORKSPACE_NAME_TAKEN")
+
+    role = w.call("CreateOrgRole", apb.CreateOrgRoleRequest(
+        organization_id=w.org_id, name="角色 Cafe\u0301", auth_keys=["quick_monitor"])).role
+    assert role.name == "角色 Caf\u00e9"
+    w.refused("CreateOrgRole", apb.CreateOrgRoleRequest(
+        organization_id=w.org_id, name="角色 Caf\u00e9", auth_keys=["quick_monitor"]),
+        grpc.StatusCode.ALREADY_EXISTS, "ROLE_NAME_TAKEN")
+    renamed = w.call("UpdateOrgRole", apb.UpdateOrgRoleRequest(
+        organization_id=w.org_id, role_id=role.role_id, name="Ame\u0301lie",
+        auth_keys=["quick_monitor"])).role
+    assert renamed.name == "Am\u00e9lie"
+
+    ws_role = w.call("CreateWorkspaceRole", apb.CreateWorkspaceRoleRequest(
+        organization_id=w.org_id, name="编辑 Cafe\u0301")).role
+    assert ws_role.name == "编辑 Caf\u00e9"
+    w.refused("CreateWorkspaceRole", apb.CreateWorkspaceRoleRequest(
+        organization_id=w.org_id, name="编辑 Caf\u00e9"),
+        grpc.StatusCode.ALREADY_EXISTS, "ROLE_NAME_TAKEN")

@@ -19,6 +19,7 @@
 #include "roster/arena.h"
 #include "roster/authz/v1/authz.pb-c.h"
 #include "roster/db.h"
+#include "roster/name.h"
 #include "roster/page.h"
 #include "roster/rpc.h"
 #include "roster/status.h"

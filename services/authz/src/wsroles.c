@@ -164,6 +164,11 @@ AUTHZ_HANDLER(authz_create_workspace_role)
     size_t i;
     rs_status rc;
 
+    /* The request was decoded into the call's arena for this handler alone,
+     * so its name may be replaced by its normal form. */
+    rc = rs_name_normalize(rs_call_arena(call), &((Roster__Authz__V1__CreateWorkspaceRoleRequest *)req)->name, err);
+    if (rc != RS_OK)
+        return rc;
     memset(&w, 0, sizeof(w));
     w.call = call;
     w.org_id = r->organization_id;

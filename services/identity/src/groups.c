@@ -281,7 +281,7 @@ identity_create_user_group(struct rs_call *call, const ProtobufCMessage *msg,
     /* The request was decoded into the call's arena for this handler alone,
      * so its name may be replaced by its normal form. */
     if (rc == RS_OK)
-        rc = identity_normalize_name(rs_call_arena(call),
+        rc = rs_name_normalize(rs_call_arena(call),
                                      &((Roster__Identity__V1__CreateUserGroupRequest *)msg)->name,
                                      err);
     if (rc == RS_OK)
@@ -454,7 +454,7 @@ identity_rename_user_group(struct rs_call *call, const ProtobufCMessage *msg,
         rc = rs_validate_id("group_id", req->group_id, err);
     /* Decoded into the call's arena for this handler alone, as in CreateUserGroup. */
     if (rc == RS_OK)
-        rc = identity_normalize_name(rs_call_arena(call),
+        rc = rs_name_normalize(rs_call_arena(call),
                                      &((Roster__Identity__V1__RenameUserGroupRequest *)msg)->name,
                                      err);
     if (rc == RS_OK)

@@ -396,7 +396,7 @@ identity_create_user_groups(struct rs_call *call, const ProtobufCMessage *msg,
             rs_error_meta(&e->invalid, "field", "groups.organization_id");
             continue;
         }
-        rc = identity_normalize_name(rs_call_arena(call), &e->req.name, err);
+        rc = rs_name_normalize(rs_call_arena(call), &e->req.name, err);
         if (rc != RS_OK)
             return rc;
         if (identity_validate_new_group(call, &e->req, &e->invalid) != RS_OK)

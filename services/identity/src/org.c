@@ -145,7 +145,7 @@ identity_create_organization(struct rs_call *call, const ProtobufCMessage *msg,
         rs_error_meta(err, "field", "owner");
         return RS_EINVAL;
     }
-    rc = identity_normalize_name(rs_call_arena(call), &req->owner->nickname, err);
+    rc = rs_name_normalize(rs_call_arena(call), &req->owner->nickname, err);
     if (rc != RS_OK)
         return rc;
     rc = identity_validate_new_user(req->owner, err);

@@ -277,7 +277,7 @@ identity_create_user(struct rs_call *call, const ProtobufCMessage *msg,
         return rc;
     /* The request was decoded into the call's arena for this handler alone,
      * so its names may be replaced by their normal form. */
-    rc = identity_normalize_name(rs_call_arena(call),
+    rc = rs_name_normalize(rs_call_arena(call),
                                  &((Roster__Identity__V1__CreateUserRequest *)msg)->nickname,
                                  err);
     if (rc != RS_OK)
@@ -593,7 +593,7 @@ identity_update_user(struct rs_call *call, const ProtobufCMessage *msg,
         rc = rs_validate_id("user_id", u.req->user_id, err);
     /* Decoded into the call's arena for this handler alone, as in CreateUser. */
     if (rc == RS_OK)
-        rc = identity_normalize_name(rs_call_arena(call),
+        rc = rs_name_normalize(rs_call_arena(call),
                                      &((Roster__Identity__V1__UpdateUserRequest *)msg)->nickname,
                                      err);
     if (rc == RS_OK)

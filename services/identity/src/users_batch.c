@@ -648,9 +648,9 @@ normalize_entry(rs_arena *arena, Roster__Identity__V1__NewUser *in, struct rs_er
     size_t k;
     rs_status rc;
 
-    rc = identity_normalize_name(arena, &in->nickname, err);
+    rc = rs_name_normalize(arena, &in->nickname, err);
     for (k = 0; rc == RS_OK && k < in->n_nickname_fallbacks; k++)
-        rc = identity_normalize_name(arena, &in->nickname_fallbacks[k], err);
+        rc = rs_name_normalize(arena, &in->nickname_fallbacks[k], err);
     return rc;
 }
 

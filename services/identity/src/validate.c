@@ -6,7 +6,6 @@
 
 #include <string.h>
 
-#include "roster/alloc.h"
 #include "roster/str.h"
 
 static rs_status
@@ -44,41 +43,6 @@ identity_validate_text(const char *field, const char *value, size_t max_len,
     if (!allow_empty && rs_utf8_is_blank(value, len))
         return invalid(err, reason, field, "%s must not be blank", field);
     return RS_OK;
-}
-
-rs_status
-identity_normalize_name(rs_arena *arena, char **value, struct rs_error *err)
-{
-    const unsigned char *p;
-    char *nfc = NULL;
-    char *copy;
-    size_t len = 0;
-    rs_status rc;
-
-    /* ASCII is NFC already, so ASCII names skip the copy. */
-    for (p = (const unsigned char *)*value; *p != '\0' && *p < 0x80; p++)
-        ;
-    if (*p == '\0')
-        return RS_OK;
-    rc = rs_utf8_nfc(*value, strlen(*value), &nfc, &len);
-    if (rc == RS_EINVAL)
-        return RS_OK;
-    if (rc == RS_ENOMEM)
-        return rs_error_set(err, RS_ENOMEM, "OUT_OF_MEMORY", "out of memory");
-    if (rc != RS_OK)
-        return rs_error_set(err, rc, "NORMALIZATION_FAILED",
-                            "Unicode normalisation of a name failed");
-    if (strcmp(nfc, *value) != 0) {
-        copy = rs_arena_strndup(arena, nfc, len);
-        if (copy == NULL) {
-            rc = rs_error_set(err, RS_ENOMEM, "OUT_OF_MEMORY", "out of memory");
-            goto out;
-        }
-        *value = copy;
-    }
-out:
-    rs_free(nfc);
-    return rc;
 }
 
 rs_status

@@ -16,6 +16,7 @@
 
 #include "roster/actor.h"
 #include "roster/arena.h"
+#include "roster/name.h"
 #include "roster/page.h"
 #include "roster/status.h"
 
@@ -29,17 +30,6 @@
 #define IDENTITY_EMAIL_MAX 254      /* bytes */
 #define IDENTITY_BATCH_MAX 1000
 
-
-/*
- * Replaces *value, a name in a request decoded into arena, with its
- * Unicode NFC form copied into arena, so validation, uniqueness checks and
- * the stored row all see one spelling of "Café". Call it before the
- * validator, which counts code points of the normalised form. Invalid
- * UTF-8 stays as it is for the validator to reject. Fails with
- * OUT_OF_MEMORY, or NORMALIZATION_FAILED if libunistring fails otherwise.
- */
-RS_MUSTCHECK rs_status identity_normalize_name(rs_arena *arena, char **value,
-                                               struct rs_error *err);
 
 /*
  * Nickname: 1 to 50 code points of valid UTF-8, no control characters,
