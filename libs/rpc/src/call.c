@@ -33,6 +33,20 @@ rs_call_max_message_bytes(struct rs_call *call)
     return call->server->max_message_bytes;
 }
 
+rs_status
+rs_response_too_large(size_t reply_bytes, int max_bytes, struct rs_error *err)
+{
+    char limit[24];
+
+    snprintf(limit, sizeof(limit), "%d", max_bytes);
+    rs_error_set(err, RS_ERESOURCE, "RESPONSE_TOO_LARGE",
+                 "the reply needs %zu bytes, above the server's limit of %d bytes: raise "
+                 "the server's ROSTER_MAX_MESSAGE_BYTES",
+                 reply_bytes, max_bytes);
+    rs_error_meta(err, "max_message_bytes", limit);
+    return RS_ERESOURCE;
+}
+
 const struct rs_log_ctx *
 rs_call_log(struct rs_call *call)
 {
@@ -490,7 +504,6 @@ reply_ok(struct rs_call *call, const ProtobufCMessage *resp)
     int max_bytes = rs_call_max_message_bytes(call);
     struct rs_error err;
     size_t len;
-    char limit[24];
 
     call->send_buf = rs_rpc__encode_message(resp);
     if (call->send_buf == NULL) {
@@ -502,13 +515,7 @@ reply_ok(struct rs_call *call, const ProtobufCMessage *resp)
         grpc_byte_buffer_destroy(call->send_buf);
         call->send_buf = NULL;
         rs_error_clear(&err);
-        snprintf(limit, sizeof(limit), "%d", max_bytes);
-        rs_error_set(&err, RS_ERESOURCE, "RESPONSE_TOO_LARGE",
-                     "the reply of %zu bytes is larger than the server's limit of %d bytes: "
-                     "raise the server's ROSTER_MAX_MESSAGE_BYTES",
-                     len, max_bytes);
-        rs_error_meta(&err, "max_message_bytes", limit);
-        reply_handler_error(call, RS_ERESOURCE, &err);
+        reply_handler_error(call, rs_response_too_large(len, max_bytes, &err), &err);
         return;
     }
     rs_rpc__encode_trailers(call, &st);

@@ -11,6 +11,7 @@
 
 #include <protobuf-c/protobuf-c.h>
 
+#include "roster/rpc.h"
 #include "roster/str.h"
 
 rs_status
@@ -205,16 +206,8 @@ rs_status
 rs_page_item_too_large(const struct rs_page_budget *budget, const void *item,
                        struct rs_error *err)
 {
-    size_t reply_bytes = budget->used_bytes + item_field_size(item);
-    char limit[24];
-
-    snprintf(limit, sizeof(limit), "%d", budget->max_bytes);
-    rs_error_set(err, RS_ERESOURCE, "RESPONSE_TOO_LARGE",
-                 "the next item alone needs a reply of up to %zu bytes, above the server's "
-                 "limit of %d bytes: raise the server's ROSTER_MAX_MESSAGE_BYTES",
-                 reply_bytes, budget->max_bytes);
-    rs_error_meta(err, "max_message_bytes", limit);
-    return RS_ERESOURCE;
+    return rs_response_too_large(budget->used_bytes + item_field_size(item), budget->max_bytes,
+                                 err);
 }
 
 rs_status

@@ -154,6 +154,12 @@ bool rs_call_has_scope(struct rs_call *call, const char *scope);
  * positive, because the server maps a configured value <= 0 to 4 MiB.
  */
 int rs_call_max_message_bytes(struct rs_call *call);
+/*
+ * Sets err for a reply of reply_bytes above the server's limit of
+ * max_bytes: RS_ERESOURCE with reason RESPONSE_TOO_LARGE and metadata
+ * max_message_bytes. Returns RS_ERESOURCE.
+ */
+rs_status rs_response_too_large(size_t reply_bytes, int max_bytes, struct rs_error *err);
 /* Milliseconds left before the call's deadline; INT64_MAX when none. */
 int64_t rs_call_remaining_ms(struct rs_call *call);
 
