@@ -364,18 +364,26 @@ rs_hex_value(char c)
 }
 
 void
-rs_id_new(char out[RS_ID_LEN + 1])
+rs_hex_encode(char *out, const void *in, size_t n)
 {
     static const char hex[] = "0123456789abcdef";
+    const unsigned char *b = in;
+    size_t i;
+
+    for (i = 0; i < n; i++) {
+        out[2 * i] = hex[b[i] >> 4];
+        out[2 * i + 1] = hex[b[i] & 0x0F];
+    }
+    out[2 * n] = '\0';
+}
+
+void
+rs_id_new(char out[RS_ID_LEN + 1])
+{
     uuid_t uuid;
-    int i;
 
     uuid_generate_random(uuid);
-    for (i = 0; i < 16; i++) {
-        out[2 * i] = hex[uuid[i] >> 4];
-        out[2 * i + 1] = hex[uuid[i] & 0x0F];
-    }
-    out[RS_ID_LEN] = '\0';
+    rs_hex_encode(out, uuid, sizeof(uuid));
 }
 
 bool

@@ -164,6 +164,21 @@ hex_value_both_cases(void **state)
 }
 
 static void
+hex_encode_bytes(void **state)
+{
+    static const unsigned char in[] = {0x00, 0x0f, 0xa5, 0xff};
+    char out[2 * sizeof(in) + 2];
+
+    RS_UNUSED(state);
+    memset(out, 'x', sizeof(out));
+    rs_hex_encode(out, in, sizeof(in));
+    assert_string_equal(out, "000fa5ff");
+    assert_int_equal(out[sizeof(out) - 1], 'x');
+    rs_hex_encode(out, in, 0);
+    assert_string_equal(out, "");
+}
+
+static void
 base64url_round_trips(void **state)
 {
     unsigned char in[64];
@@ -304,6 +319,7 @@ main(void)
         cmocka_unit_test(utf8_invisible_fillers_found),
         cmocka_unit_test(id_new_is_valid_and_unique),
         cmocka_unit_test(hex_value_both_cases),
+        cmocka_unit_test(hex_encode_bytes),
         cmocka_unit_test(base64url_round_trips),
         cmocka_unit_test(base64url_rejects_garbage),
         cmocka_unit_test(utf8_nfc_composes_latin),

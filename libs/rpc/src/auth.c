@@ -33,9 +33,7 @@ sha256(const void *data, size_t len, unsigned char out[32])
 rs_status
 rs_rpc_token_hash(const char *token, char out[72])
 {
-    static const char hex[] = "0123456789abcdef";
     unsigned char digest[32];
-    size_t i;
 
     out[0] = '\0';
     if (token == NULL || token[0] == '\0')
@@ -43,11 +41,7 @@ rs_rpc_token_hash(const char *token, char out[72])
     if (!sha256(token, strlen(token), digest))
         return RS_EINTERNAL;
     memcpy(out, TOKEN_PREFIX, TOKEN_PREFIX_LEN);
-    for (i = 0; i < sizeof(digest); i++) {
-        out[TOKEN_PREFIX_LEN + 2 * i] = hex[digest[i] >> 4];
-        out[TOKEN_PREFIX_LEN + 2 * i + 1] = hex[digest[i] & 0xf];
-    }
-    out[TOKEN_PREFIX_LEN + 64] = '\0';
+    rs_hex_encode(out + TOKEN_PREFIX_LEN, digest, sizeof(digest));
     explicit_bzero(digest, sizeof(digest));
     return RS_OK;
 }

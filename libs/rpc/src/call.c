@@ -15,10 +15,11 @@
 #include <grpc/slice.h>
 #include <grpc/support/alloc.h>
 #include <grpc/support/time.h>
-#include <uuid/uuid.h>
+#include <openssl/rand.h>
 
 #include "roster/alloc.h"
 #include "roster/clock.h"
+#include "roster/str.h"
 #include "rpc_int.h"
 
 rs_arena *
@@ -153,19 +154,21 @@ request_id_valid(const char *s, size_t len)
     return true;
 }
 
+/*
+ * Request ids come from OpenSSL's per-thread generator. libuuid reseeds
+ * glibc's random() under a process-wide lock for each id, so workers would
+ * wait on each other.
+ */
 static void
 request_id_new(char out[RS_RPC_REQUEST_ID_MAX + 1])
 {
-    static const char hex[] = "0123456789abcdef";
-    uuid_t uuid;
-    size_t i;
+    unsigned char r[16];
 
-    uuid_generate_random(uuid);
-    for (i = 0; i < sizeof(uuid_t); i++) {
-        out[2 * i] = hex[uuid[i] >> 4];
-        out[2 * i + 1] = hex[uuid[i] & 0xf];
+    if (RAND_bytes(r, sizeof(r)) != 1) {
+        rs_id_new(out);
+        return;
     }
-    out[2 * sizeof(uuid_t)] = '\0';
+    rs_hex_encode(out, r, sizeof(r));
 }
 
 struct rs_call *

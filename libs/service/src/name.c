@@ -43,3 +43,9 @@ out:
     rs_free(nfc);
     return rc;
 }
+
+rs_status
+rs_call_name_normalize(struct rs_call *call, char *const *field, struct rs_error *err)
+{
+    return rs_name_normalize(rs_call_arena(call), (char **)field, err);
+}

@@ -215,9 +215,7 @@ AUTHZ_HANDLER(authz_create_org_role)
     struct role_write w;
     rs_status rc;
 
-    /* The request was decoded into the call's arena for this handler alone,
-     * so its name may be replaced by its normal form. */
-    rc = rs_name_normalize(rs_call_arena(call), &((Roster__Authz__V1__CreateOrgRoleRequest *)req)->name, err);
+    rc = rs_call_name_normalize(call, &r->name, err);
     if (rc != RS_OK)
         return rc;
     memset(&w, 0, sizeof(w));
@@ -261,9 +259,7 @@ AUTHZ_HANDLER(authz_update_org_role)
     struct role_write w;
     rs_status rc;
 
-    /* The request was decoded into the call's arena for this handler alone,
-     * so its name may be replaced by its normal form. */
-    rc = rs_name_normalize(rs_call_arena(call), &((Roster__Authz__V1__UpdateOrgRoleRequest *)req)->name, err);
+    rc = rs_call_name_normalize(call, &r->name, err);
     if (rc != RS_OK)
         return rc;
     memset(&w, 0, sizeof(w));

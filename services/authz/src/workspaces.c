@@ -319,9 +319,7 @@ AUTHZ_HANDLER(authz_create_workspace)
     char id[RS_ID_LEN + 1];
     rs_status rc;
 
-    /* The request was decoded into the call's arena for this handler alone,
-     * so its name may be replaced by its normal form. */
-    rc = rs_name_normalize(rs_call_arena(call), &((Roster__Authz__V1__CreateWorkspaceRequest *)req)->name, err);
+    rc = rs_call_name_normalize(call, &r->name, err);
     if (rc != RS_OK)
         return rc;
     memset(&o, 0, sizeof(o));
@@ -477,9 +475,7 @@ AUTHZ_HANDLER(authz_update_workspace)
     struct ws_op o;
     rs_status rc;
 
-    /* The request was decoded into the call's arena for this handler alone,
-     * so its name may be replaced by its normal form. */
-    rc = rs_name_normalize(rs_call_arena(call), &((Roster__Authz__V1__UpdateWorkspaceRequest *)req)->name, err);
+    rc = rs_call_name_normalize(call, &r->name, err);
     if (rc != RS_OK)
         return rc;
     memset(&o, 0, sizeof(o));

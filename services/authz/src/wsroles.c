@@ -164,9 +164,7 @@ AUTHZ_HANDLER(authz_create_workspace_role)
     size_t i;
     rs_status rc;
 
-    /* The request was decoded into the call's arena for this handler alone,
-     * so its name may be replaced by its normal form. */
-    rc = rs_name_normalize(rs_call_arena(call), &((Roster__Authz__V1__CreateWorkspaceRoleRequest *)req)->name, err);
+    rc = rs_call_name_normalize(call, &r->name, err);
     if (rc != RS_OK)
         return rc;
     memset(&w, 0, sizeof(w));

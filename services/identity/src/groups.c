@@ -278,12 +278,8 @@ identity_create_user_group(struct rs_call *call, const ProtobufCMessage *msg,
     op.call = call;
     op.req = req;
     rc = rs_validate_id("organization_id", req->organization_id, err);
-    /* The request was decoded into the call's arena for this handler alone,
-     * so its name may be replaced by its normal form. */
     if (rc == RS_OK)
-        rc = rs_name_normalize(rs_call_arena(call),
-                                     &((Roster__Identity__V1__CreateUserGroupRequest *)msg)->name,
-                                     err);
+        rc = rs_call_name_normalize(call, &req->name, err);
     if (rc == RS_OK)
         rc = identity_validate_new_group(call, req, err);
     if (rc != RS_OK)
@@ -452,11 +448,8 @@ identity_rename_user_group(struct rs_call *call, const ProtobufCMessage *msg,
     rc = rs_validate_id("organization_id", req->organization_id, err);
     if (rc == RS_OK)
         rc = rs_validate_id("group_id", req->group_id, err);
-    /* Decoded into the call's arena for this handler alone, as in CreateUserGroup. */
     if (rc == RS_OK)
-        rc = rs_name_normalize(rs_call_arena(call),
-                                     &((Roster__Identity__V1__RenameUserGroupRequest *)msg)->name,
-                                     err);
+        rc = rs_call_name_normalize(call, &req->name, err);
     if (rc == RS_OK)
         rc = validate_name_description(req->name, req->description, err);
     if (rc == RS_OK)

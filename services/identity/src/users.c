@@ -275,11 +275,7 @@ identity_create_user(struct rs_call *call, const ProtobufCMessage *msg,
     rc = rs_validate_id("organization_id", c.req->organization_id, err);
     if (rc != RS_OK)
         return rc;
-    /* The request was decoded into the call's arena for this handler alone,
-     * so its names may be replaced by their normal form. */
-    rc = rs_name_normalize(rs_call_arena(call),
-                                 &((Roster__Identity__V1__CreateUserRequest *)msg)->nickname,
-                                 err);
+    rc = rs_call_name_normalize(call, &c.req->nickname, err);
     if (rc != RS_OK)
         return rc;
     rc = identity_validate_new_user(c.req, err);
@@ -591,11 +587,8 @@ identity_update_user(struct rs_call *call, const ProtobufCMessage *msg,
     rc = rs_validate_id("organization_id", u.req->organization_id, err);
     if (rc == RS_OK)
         rc = rs_validate_id("user_id", u.req->user_id, err);
-    /* Decoded into the call's arena for this handler alone, as in CreateUser. */
     if (rc == RS_OK)
-        rc = rs_name_normalize(rs_call_arena(call),
-                                     &((Roster__Identity__V1__UpdateUserRequest *)msg)->nickname,
-                                     err);
+        rc = rs_call_name_normalize(call, &u.req->nickname, err);
     if (rc == RS_OK)
         rc = parse_user_mask(&u, err);
     if (rc != RS_OK)

@@ -79,6 +79,12 @@ RS_MUSTCHECK rs_status rs_utf8_nfc(const char *s, size_t len, char **out, size_t
 int rs_hex_value(char c);
 
 /*
+ * Writes the n bytes at in as 2 * n lower-case hex digits and a NUL into
+ * out, which the caller provides with room for 2 * n + 1 bytes.
+ */
+void rs_hex_encode(char *out, const void *in, size_t n);
+
+/*
  * A 64-bit hash of the NUL-terminated s for hash tables (not for
  * security): every bit depends on every byte.
  */

@@ -8,6 +8,7 @@
 #define RS_NAME_H
 
 #include "roster/arena.h"
+#include "roster/rpc.h"
 #include "roster/status.h"
 
 /*
@@ -19,5 +20,14 @@
  * NORMALIZATION_FAILED if libunistring fails otherwise.
  */
 RS_MUSTCHECK rs_status rs_name_normalize(rs_arena *arena, char **value, struct rs_error *err);
+
+/*
+ * Normalises a name field of call's request, passed as &req->field, like
+ * rs_name_normalize. The request was decoded into the call's arena for one
+ * handler, so that handler may replace its fields although it gets the
+ * request as const. A new string belongs to the call's arena.
+ */
+RS_MUSTCHECK rs_status rs_call_name_normalize(struct rs_call *call, char *const *field,
+                                              struct rs_error *err);
 
 #endif /* RS_NAME_H */
