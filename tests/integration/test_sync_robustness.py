@@ -314,6 +314,11 @@ def test_killed_worker_run_resumes(tmp_path):
         pid = holder_pid(st, src)
         victim = next(r for r in st.replicas if r.proc.pid == pid)
         st.kill_replica(victim)
+        # Chunks are recorded whole and in plan order, so the checkpoint is
+        # past the 3 departments and at least one chunk of 100 members. The
+        # survivor then passes that chunk with nothing left to apply.
+        checkpoint = int(st.sql("SELECT checkpoint FROM sync.runs WHERE id = '%s'" % run_id))
+        assert checkpoint >= 103, checkpoint
         survivor = st.replicas[0]
         run = st.wait_run(org.organization_id, run_id, owner.user_id, timeout=90,
                           replica=survivor)

@@ -6,6 +6,10 @@
 #include <string.h>
 
 #include <cmocka.h>
+#include <stdlib.h>
+#include <unictype.h>
+#include <uninorm.h>
+#include <unistr.h>
 
 #include "roster/alloc.h"
 #include "roster/str.h"
@@ -291,6 +295,118 @@ utf8_nfc_rejects_invalid(void **state)
     assert_null(out);
 }
 
+/* Returns true if NFC of the UTF-8 text s[0..len) by libunistring is s. */
+static bool
+unistring_keeps(const uint8_t *s, size_t len)
+{
+    size_t norm_len = 0;
+    uint8_t *norm = u8_normalize(UNINORM_NFC, s, len, NULL, &norm_len);
+    bool same;
+
+    assert_non_null(norm);
+    same = norm_len == len && memcmp(norm, s, len) == 0;
+    free(norm);
+    return same;
+}
+
+static void
+nfc_inert_code_points_are_their_own_nfc(void **state)
+{
+    uint8_t buf[4];
+    uint32_t cp;
+    size_t n_inert = 0;
+    int len;
+
+    RS_UNUSED(state);
+    for (cp = 0; cp <= 0x10FFFF; cp++) {
+        if ((cp >= 0xD800 && cp <= 0xDFFF) || !rs_nfc_inert_code_point(cp))
+            continue;
+        assert_int_equal(uc_combining_class(cp), 0);
+        len = u8_uctomb(buf, cp, sizeof(buf));
+        assert_true(len > 0);
+        assert_true(unistring_keeps(buf, (size_t)len));
+        n_inert++;
+    }
+    /* The ranges hold 71,250 code points. Fewer would mean that the function
+     * stopped matching some of them. */
+    assert_int_equal(n_inert, 71250);
+}
+
+static void
+nfc_inert_code_points_never_compose_as_second(void **state)
+{
+    ucs4_t decomposition[UC_DECOMPOSITION_MAX_LENGTH];
+    uint32_t cp;
+    size_t n_pairs = 0;
+
+    RS_UNUSED(state);
+    /* A canonical composition of two characters is the reverse of a
+     * two-character canonical decomposition mapping. */
+    for (cp = 0; cp <= 0x10FFFF; cp++) {
+        if (uc_canonical_decomposition(cp, decomposition) != 2)
+            continue;
+        assert_false(rs_nfc_inert_code_point(decomposition[1]));
+        n_pairs++;
+    }
+    assert_true(n_pairs > 1000);
+}
+
+static void
+utf8_nfc_inert_strings(void **state)
+{
+    RS_UNUSED(state);
+    assert_true(rs_utf8_nfc_inert("", 0));
+    assert_true(rs_utf8_nfc_inert("Zoe Li", 6));
+    assert_true(rs_utf8_nfc_inert("张伟", strlen("张伟")));
+    assert_true(rs_utf8_nfc_inert("山田・タロー", strlen("山田・タロー")));
+    assert_true(rs_utf8_nfc_inert("がぎ", strlen("がぎ")));
+    assert_true(rs_utf8_nfc_inert("\xF0\xA0\x80\x80", 4));       /* U+20000 */
+    assert_false(rs_utf8_nfc_inert("e\xCC\x81", 3));              /* U+0301 */
+    assert_false(rs_utf8_nfc_inert("\xE3\x81\x8B\xE3\x82\x99", 6)); /* か U+3099 */
+    assert_false(rs_utf8_nfc_inert("\xEA\xB0\x81", 3));           /* a Hangul syllable */
+    assert_false(rs_utf8_nfc_inert("\xEF\xA4\x80", 3));           /* U+F900 */
+    assert_false(rs_utf8_nfc_inert("\xE2\x9D\xA4\xEF\xB8\x8F", 6)); /* U+2764 U+FE0F */
+    assert_false(rs_utf8_nfc_inert("Caf\xC3", 4));
+}
+
+/* Compares rs_utf8_nfc with libunistring on random strings of code points
+ * from the inert ranges mixed with ones that compose or decompose. */
+static void
+utf8_nfc_matches_unistring_on_mixed_text(void **state)
+{
+    static const uint32_t pool[] = {
+        0x41, 0x65, 0xB7, 0x2FF, 0x3041, 0x304B, 0x304C, 0x30A1, 0x30AB, 0x30FB, 0x30FC,
+        0x3400, 0x4E00, 0x5F20, 0x9FFF, 0x20000, 0x0300, 0x0301, 0x0323, 0x3099, 0x309A,
+        0x1100, 0x1161, 0x11A8, 0xAC00, 0xF900, 0x0958, 0xFE0F, 0x200D, 0x1F600, 0x212B,
+    };
+    uint8_t text[8 * 4];
+    uint32_t seed = 12345;
+    size_t n_cp, i, len;
+    char *out;
+    size_t out_len, norm_len;
+    uint8_t *norm;
+    int round;
+
+    RS_UNUSED(state);
+    for (round = 0; round < 5000; round++) {
+        seed = seed * 1103515245u + 12345u;
+        n_cp = 1 + (seed >> 16) % 8;
+        len = 0;
+        for (i = 0; i < n_cp; i++) {
+            seed = seed * 1103515245u + 12345u;
+            len += (size_t)u8_uctomb(text + len, pool[(seed >> 16) % (sizeof(pool) / sizeof(pool[0]))],
+                                     (int)(sizeof(text) - len));
+        }
+        norm = u8_normalize(UNINORM_NFC, text, len, NULL, &norm_len);
+        assert_non_null(norm);
+        assert_int_equal(rs_utf8_nfc((const char *)text, len, &out, &out_len), RS_OK);
+        assert_int_equal(out_len, norm_len);
+        assert_memory_equal(out, norm, norm_len);
+        rs_free(out);
+        free(norm);
+    }
+}
+
 static void
 utf8_nfc_out_of_memory(void **state)
 {
@@ -303,6 +419,11 @@ utf8_nfc_out_of_memory(void **state)
     rs_alloc_fail_after(0, 0);
     assert_null(out);
     assert_int_equal(out_len, 0);
+    /* Text that needs no normalisation is copied, which can fail too. */
+    rs_alloc_fail_after(1, 0);
+    assert_int_equal(rs_utf8_nfc("张伟", strlen("张伟"), &out, &out_len), RS_ENOMEM);
+    rs_alloc_fail_after(0, 0);
+    assert_null(out);
 }
 
 int
@@ -327,6 +448,10 @@ main(void)
         cmocka_unit_test(utf8_nfc_keeps_normalised_text),
         cmocka_unit_test(utf8_nfc_may_grow),
         cmocka_unit_test(utf8_nfc_rejects_invalid),
+        cmocka_unit_test(nfc_inert_code_points_are_their_own_nfc),
+        cmocka_unit_test(nfc_inert_code_points_never_compose_as_second),
+        cmocka_unit_test(utf8_nfc_inert_strings),
+        cmocka_unit_test(utf8_nfc_matches_unistring_on_mixed_text),
         cmocka_unit_test(utf8_nfc_out_of_memory),
     };
 

@@ -12,18 +12,14 @@
 rs_status
 rs_name_normalize(rs_arena *arena, char **value, struct rs_error *err)
 {
-    const unsigned char *p;
     char *nfc = NULL;
     char *copy;
-    size_t len = 0;
+    size_t len = strlen(*value);
     rs_status rc;
 
-    /* ASCII is NFC already, so ASCII names skip the copy. */
-    for (p = (const unsigned char *)*value; *p != '\0' && *p < 0x80; p++)
-        ;
-    if (*p == '\0')
+    if (rs_utf8_nfc_inert(*value, len))
         return RS_OK;
-    rc = rs_utf8_nfc(*value, strlen(*value), &nfc, &len);
+    rc = rs_utf8_nfc(*value, len, &nfc, &len);
     if (rc == RS_EINVAL)
         return RS_OK;
     if (rc == RS_ENOMEM)

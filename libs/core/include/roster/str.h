@@ -75,6 +75,18 @@ size_t rs_utf8_clean_name(const char *s, char *out, size_t out_size);
  */
 RS_MUSTCHECK rs_status rs_utf8_nfc(const char *s, size_t len, char **out, size_t *out_len);
 
+/*
+ * Returns true if s[0..len) is valid UTF-8 made only of code points that
+ * NFC never changes in any context: those below U+0300, CJK ideographs and
+ * kana other than the combining sound marks. Such a string, like most
+ * Chinese and Japanese names, is already in NFC. A false result does not
+ * mean that the string changes under NFC.
+ */
+bool rs_utf8_nfc_inert(const char *s, size_t len);
+
+/* Returns true if NFC never changes code point cp in any context. */
+bool rs_nfc_inert_code_point(uint32_t cp);
+
 /* Returns the value of hexadecimal digit c (either case), or -1. */
 int rs_hex_value(char c);
 
