@@ -15,6 +15,7 @@
 #include <grpc/slice.h>
 #include <grpc/support/alloc.h>
 #include <grpc/support/time.h>
+#include <openssl/err.h>
 #include <openssl/rand.h>
 
 #include "roster/alloc.h"
@@ -165,6 +166,8 @@ request_id_new(char out[RS_RPC_REQUEST_ID_MAX + 1])
     unsigned char r[16];
 
     if (RAND_bytes(r, sizeof(r)) != 1) {
+        /* Otherwise gRPC's TLS on this thread would read the error as its own. */
+        ERR_clear_error();
         rs_id_new(out);
         return;
     }
