@@ -348,6 +348,10 @@ test_identity_triggers_bump(void **state)
         "VALUES ('" GROUP "', '" ORG "', 'g', 1, '" OWNER "')");
     sql("INSERT INTO identity.user_group_members (group_id, user_id) VALUES ('" GROUP "', '" DEV "')");
     assert_true(db_revision() == rev + 3);
+    /* A statement that inserts no membership bumps nothing (0003). */
+    sql("INSERT INTO identity.user_group_members (group_id, user_id) VALUES ('" GROUP "', '" DEV "') "
+        "ON CONFLICT DO NOTHING");
+    assert_true(db_revision() == rev + 3);
     s = take(ENGINE_FULLY_CONSISTENT, 0);
     assert_int_equal(s->users[snap_find_user(s, DEV)].closure_len, 1);
     snap_release(s);
