@@ -310,7 +310,7 @@ unistring_keeps(const uint8_t *s, size_t len)
 }
 
 static void
-nfc_inert_code_points_are_their_own_nfc(void **state)
+nfc_inert_points_stay_nfc(void **state)
 {
     uint8_t buf[4];
     uint32_t cp;
@@ -327,13 +327,13 @@ nfc_inert_code_points_are_their_own_nfc(void **state)
         assert_true(unistring_keeps(buf, (size_t)len));
         n_inert++;
     }
-    /* The ranges hold 71,250 code points. Fewer would mean that the function
-     * stopped matching some of them. */
+    /* The ranges contain 71,250 code points. Fewer would mean that the
+     * function no longer matches some of them. */
     assert_int_equal(n_inert, 71250);
 }
 
 static void
-nfc_inert_code_points_never_compose_as_second(void **state)
+nfc_inert_points_never_compose(void **state)
 {
     ucs4_t decomposition[UC_DECOMPOSITION_MAX_LENGTH];
     uint32_t cp;
@@ -372,7 +372,7 @@ utf8_nfc_inert_strings(void **state)
 /* Compares rs_utf8_nfc with libunistring on random strings of code points
  * from the inert ranges mixed with ones that compose or decompose. */
 static void
-utf8_nfc_matches_unistring_on_mixed_text(void **state)
+utf8_nfc_matches_unistring(void **state)
 {
     static const uint32_t pool[] = {
         0x41, 0x65, 0xB7, 0x2FF, 0x3041, 0x304B, 0x304C, 0x30A1, 0x30AB, 0x30FB, 0x30FC,
@@ -385,6 +385,7 @@ utf8_nfc_matches_unistring_on_mixed_text(void **state)
     char *out;
     size_t out_len, norm_len;
     uint8_t *norm;
+    uint32_t cp;
     int round;
 
     RS_UNUSED(state);
@@ -394,8 +395,8 @@ utf8_nfc_matches_unistring_on_mixed_text(void **state)
         len = 0;
         for (i = 0; i < n_cp; i++) {
             seed = seed * 1103515245u + 12345u;
-            len += (size_t)u8_uctomb(text + len, pool[(seed >> 16) % (sizeof(pool) / sizeof(pool[0]))],
-                                     (int)(sizeof(text) - len));
+            cp = pool[(seed >> 16) % (sizeof(pool) / sizeof(pool[0]))];
+            len += (size_t)u8_uctomb(text + len, cp, (int)(sizeof(text) - len));
         }
         norm = u8_normalize(UNINORM_NFC, text, len, NULL, &norm_len);
         assert_non_null(norm);
@@ -448,10 +449,10 @@ main(void)
         cmocka_unit_test(utf8_nfc_keeps_normalised_text),
         cmocka_unit_test(utf8_nfc_may_grow),
         cmocka_unit_test(utf8_nfc_rejects_invalid),
-        cmocka_unit_test(nfc_inert_code_points_are_their_own_nfc),
-        cmocka_unit_test(nfc_inert_code_points_never_compose_as_second),
+        cmocka_unit_test(nfc_inert_points_stay_nfc),
+        cmocka_unit_test(nfc_inert_points_never_compose),
         cmocka_unit_test(utf8_nfc_inert_strings),
-        cmocka_unit_test(utf8_nfc_matches_unistring_on_mixed_text),
+        cmocka_unit_test(utf8_nfc_matches_unistring),
         cmocka_unit_test(utf8_nfc_out_of_memory),
     };
 

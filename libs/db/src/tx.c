@@ -30,7 +30,7 @@ tx_rand(void)
 
     if (x == 0) {
         if (RAND_bytes((unsigned char *)&x, sizeof(x)) != 1 || x == 0) {
-            /* Otherwise libpq's TLS on this thread would read the error as its own. */
+            /* Leaves no stale error for the next OpenSSL caller on this thread. */
             ERR_clear_error();
             x = ((uint64_t)rs_clock_ns() << 20) ^ (uint64_t)(uintptr_t)&tx_rand_state;
             x |= 1;

@@ -166,7 +166,7 @@ request_id_new(char out[RS_RPC_REQUEST_ID_MAX + 1])
     unsigned char r[16];
 
     if (RAND_bytes(r, sizeof(r)) != 1) {
-        /* Otherwise gRPC's TLS on this thread would read the error as its own. */
+        /* Leaves no stale error for the next OpenSSL caller on this thread. */
         ERR_clear_error();
         rs_id_new(out);
         return;

@@ -348,7 +348,7 @@ test_identity_triggers_bump(void **state)
         "VALUES ('" GROUP "', '" ORG "', 'g', 1, '" OWNER "')");
     sql("INSERT INTO identity.user_group_members (group_id, user_id) VALUES ('" GROUP "', '" DEV "')");
     assert_true(db_revision() == rev + 3);
-    /* A statement that inserts no membership bumps nothing (0003). */
+    /* A statement that inserts no membership bumps nothing (0003_member_insert_orgs). */
     sql("INSERT INTO identity.user_group_members (group_id, user_id) VALUES ('" GROUP "', '" DEV "') "
         "ON CONFLICT DO NOTHING");
     assert_true(db_revision() == rev + 3);
