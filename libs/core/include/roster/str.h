@@ -77,10 +77,11 @@ RS_MUSTCHECK rs_status rs_utf8_nfc(const char *s, size_t len, char **out, size_t
 
 /*
  * Returns true if s[0..len) is valid UTF-8 made only of code points that
- * NFC never changes in any context: those below U+0300, the CJK ideographs
- * of the main block and of extensions A and B, and kana other than the
- * combining sound marks. Such a string, like most Chinese names, is
- * already in NFC. A false result does not mean that NFC changes it.
+ * NFC never changes in any context. These are the code points below
+ * U+0300, the CJK ideographs of the main block and of extensions A and B,
+ * and kana other than the combining sound marks. Such a string, like most
+ * Chinese names, is already in NFC. A false result does not mean that NFC
+ * changes it.
  */
 bool rs_utf8_nfc_inert(const char *s, size_t len);
 
